@@ -1,0 +1,56 @@
+# almafrica.rollback: the two commands a newcomer runs are `make rehearse` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+COLLECTIONS := $(CURDIR)/.collections
+STAMP := $(VENV)/.installed
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_NOCOLOR := 1
+export PATH := $(BIN):$(PATH)
+
+.PHONY: all deps system-deps collection test unit integration lint sanity rehearse demo bench clean
+
+all: deps
+
+system-deps:
+	@PYTHON=$(PYTHON) tools/ensure-system-deps.sh
+
+$(STAMP): requirements.txt requirements-test.txt constraints.txt
+	@$(MAKE) --no-print-directory system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-test.txt -c constraints.txt
+	@touch $@
+
+# The collection is installed from this checkout into a private collections path (a link, so edits apply at once).
+collection: $(STAMP)
+	@mkdir -p $(COLLECTIONS)/ansible_collections/almafrica
+	@ln -sfn ../../.. $(COLLECTIONS)/ansible_collections/almafrica/rollback
+
+deps: collection system-deps
+
+unit: deps
+	$(BIN)/pytest -q tests/unit
+
+integration: deps
+	$(BIN)/pytest -q tests/integration
+
+lint: deps
+	$(BIN)/ansible-lint --offline
+
+sanity: deps
+	tools/sanity.sh
+
+test: deps
+	$(BIN)/pytest -q tests/unit tests/integration
+	$(BIN)/ansible-lint --offline
+	tools/sanity.sh
+
+rehearse: deps
+	$(BIN)/python tools/demo.py
+
+bench: deps
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(COLLECTIONS) .build .pytest_cache tests/output

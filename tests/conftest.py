@@ -1,0 +1,37 @@
+"""Shared fixtures: one throwaway PostgreSQL cluster per test session, a fresh database per test."""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+# The collection's own code, importable as ansible_collections.almafrica.rollback.* (unit tests).
+sys.path.insert(0, os.path.join(REPO, ".collections"))
+sys.path.insert(0, HERE)
+
+from stage.pg import PgCluster  # noqa: E402
+
+_db_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg():
+    cluster = PgCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def dbname(pg, request):
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = "t%d_%s" % (next(_db_counter), request.node.name[:40].lower().replace("[", "_").replace("]", ""))
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    pg.create_database(name)
+    yield name
+    pg.drop_database(name)
