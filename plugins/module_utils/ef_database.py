@@ -1,0 +1,296 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Almafrica platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The EF Core history table and plan execution on a live PostgreSQL database (psycopg2).
+
+Safety: the plan runs in ONE transaction holding a session advisory lock and
+``LOCK TABLE <history> IN ACCESS EXCLUSIVE MODE`` (the lock Npgsql 9+ takes while migrating), so it can
+never interleave with another rollback or with an application that migrates on start. Right before
+every data-destroying statement the affected table is locked and measured again, so what is refused or
+reported is exact. On any error the transaction rolls back: schema and history exactly as before.
+"""
+from __future__ import annotations
+
+import hashlib
+import struct
+
+from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import qualified_name, quote_ident
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_script import HistoryTable
+from ansible_collections.almafrica.rollback.plugins.module_utils import data_loss as dl
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_migrations import ordinal_key
+
+try:
+    import psycopg2
+    import psycopg2.errors
+    import psycopg2.extensions
+except ImportError:  # pragma: no cover - postgres.ensure_required_libs reports it
+    psycopg2 = None
+
+
+class HistoryError(Exception):
+    """The history table is missing, unreadable or not what EF writes."""
+
+
+class ExecutionError(Exception):
+    """A statement of the plan failed; the transaction was rolled back."""
+
+
+class DataLossRefused(Exception):
+    """Data not listed in accept_data_loss would be destroyed; nothing was changed."""
+
+    def __init__(self, entries):
+        super().__init__("data loss refused")
+        self.entries = entries
+
+
+class LockBusy(Exception):
+    """Another run holds the migration lock."""
+
+
+class ResolvedHistory(HistoryTable):
+    """The history table as found in the database, with its real column names."""
+
+    def __init__(self, table, schema, id_column, version_column):
+        super().__init__(table=table, schema=schema, id_column=id_column)
+        self.version_column = version_column
+
+    @property
+    def qualified(self):
+        return qualified_name(self.schema, self.table)
+
+    def as_dict(self):
+        return {"schema": self.schema, "table": self.table, "id_column": self.id_column,
+                "version_column": self.version_column}
+
+
+def _norm(name):
+    return name.lower().replace("_", "")
+
+
+def resolve_history_table(cur, table, schema=None):
+    """Find the history table (in ``schema``, else on the search path, else in the one schema that has it)."""
+    if schema:
+        cur.execute("SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.relname = %s AND n.nspname = %s AND c.relkind IN ('r', 'p')", (table, schema))
+        found = [r[0] for r in cur.fetchall()]
+    else:
+        cur.execute("SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.oid = to_regclass(%s)", (quote_ident(table),))
+        found = [r[0] for r in cur.fetchall()]
+        if not found:
+            cur.execute("SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE c.relname = %s AND c.relkind IN ('r', 'p') ORDER BY 1", (table,))
+            found = [r[0] for r in cur.fetchall()]
+            if len(found) > 1:
+                raise HistoryError("History table %s exists in several schemas (%s): set history_schema."
+                                   % (table, ", ".join(found)))
+    if not found:
+        cur.execute("SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n "
+                    "ON n.oid = c.relnamespace WHERE c.relname ILIKE %s AND c.relkind IN ('r', 'p') ORDER BY 1",
+                    ("%migrationshistory%",))
+        others = [r[0] for r in cur.fetchall()]
+        hint = (" Tables that look like EF history tables: %s; set history_table/history_schema." % ", ".join(others)
+                if others else " The database has never been migrated by EF Core, or this is the wrong database.")
+        raise HistoryError("History table %s not found%s.%s"
+                           % (table, " in schema %s" % schema if schema else "", hint))
+    schema = found[0]
+    cur.execute("SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 "
+                "AND NOT a.attisdropped ORDER BY a.attnum", (qualified_name(schema, table),))
+    columns = [r[0] for r in cur.fetchall()]
+    id_col = next((c for c in columns if _norm(c) == "migrationid"), None)
+    version_col = next((c for c in columns if _norm(c) == "productversion"), None)
+    if not id_col:
+        raise HistoryError("Table %s.%s has no MigrationId column (columns: %s): not an EF Core history table."
+                           % (schema, table, ", ".join(columns)))
+    return ResolvedHistory(table, schema, id_col, version_col)
+
+
+def read_history(cur, history):
+    """Applied migrations, oldest first, as ``[(migration_id, product_version), ...]``."""
+    version = quote_ident(history.version_column) if history.version_column else "NULL"
+    cur.execute("SELECT %s, %s FROM %s" % (quote_ident(history.id_column), version, history.qualified))
+    rows = cur.fetchall()
+    return sorted(rows, key=lambda r: ordinal_key(r[0]))
+
+
+def current_schema(cur):
+    cur.execute("SELECT current_schema()")
+    return cur.fetchone()[0]
+
+
+# -- locks ----------------------------------------------------------------------------------------
+def advisory_key(history):
+    """A stable 64-bit key per database history table (the same for every run of this collection)."""
+    digest = hashlib.sha256(("almafrica.rollback:%s" % history.qualified).encode()).digest()
+    return struct.unpack(">q", digest[:8])[0]
+
+
+def try_advisory_lock(conn, history):
+    """Take the session advisory lock or raise LockBusy naming who holds it."""
+    key = advisory_key(history)
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+        if cur.fetchone()[0]:
+            return key
+        cur.execute("SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start "
+                    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted "
+                    "AND l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint) = %s", (key,))
+        holder = cur.fetchone()
+    who = ("pid %s (%s from %s, connected %s)" % holder) if holder else "another session"
+    raise LockBusy("Another migration run holds the lock on %s: %s. Wait for it to finish (or find out why it "
+                   "is stuck) and run again; nothing was changed." % (history.qualified, who))
+
+
+def release_advisory_lock(conn, key):
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    except psycopg2.Error:
+        pass  # the session ends right after; the lock goes with it
+
+
+# -- data-loss measurement -----------------------------------------------------------------------
+def _exists(cur, schema, table):
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified_name(schema, table),))
+    return cur.fetchone()[0]
+
+
+def _column_type(cur, schema, table, column):
+    cur.execute("SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) "
+                "AND a.attname = %s AND NOT a.attisdropped AND a.attnum > 0", (qualified_name(schema, table), column))
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def _measure(cur, op):
+    entry = {"operation": op.operation, "object": op.object, "exists": True}
+    table = qualified_name(op.schema, op.table) if op.table else None
+    if op.operation in (dl.DROP_TABLE, dl.TRUNCATE, dl.DELETE):
+        if not _exists(cur, op.schema, op.table):
+            entry["exists"] = False
+            return entry
+        where = " WHERE %s" % op.where if op.operation == dl.DELETE and op.where else ""
+        cur.execute("SELECT count(*) FROM %s%s" % (table, where))
+        entry["rows"] = cur.fetchone()[0]
+    elif op.operation in (dl.DROP_COLUMN, dl.ALTER_COLUMN_TYPE):
+        old_type = _column_type(cur, op.schema, op.table, op.column) if _exists(cur, op.schema, op.table) else None
+        if old_type is None:
+            entry["exists"] = False
+            return entry
+        col = quote_ident(op.column)
+        if op.operation == dl.DROP_COLUMN:
+            cur.execute("SELECT count(*), count(%s) FROM %s" % (col, table))
+            entry["rows"], entry["non_null"] = cur.fetchone()
+        else:
+            entry.update(old_type=old_type, new_type=op.new_type)
+            converted = "(%s)" % op.using if op.using else "%s::%s" % (col, op.new_type)
+            cur.execute("SELECT count(*), count(%s), count(*) FILTER (WHERE (%s)::%s IS DISTINCT FROM %s) FROM %s"
+                        % (col, converted, old_type, col, table))
+            entry["rows"], entry["non_null"], entry["values_changed"] = cur.fetchone()
+    elif op.operation == dl.DROP_SCHEMA:
+        cur.execute("SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')", (op.schema,))
+        tables = [r[0] for r in cur.fetchall()]
+        cur.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (op.schema,))
+        entry["exists"] = bool(cur.fetchone()[0])
+        total = 0
+        for name in tables:
+            cur.execute("SELECT count(*) FROM %s" % name)
+            total += cur.fetchone()[0]
+        entry["rows"] = total
+    elif op.operation == dl.DROP_TYPE:
+        cur.execute("SELECT to_regtype(%s)", (qualified_name(op.schema, op.table),))
+        if cur.fetchone()[0] is None:
+            entry["exists"] = False
+            return entry
+        cur.execute("SELECT a.attrelid::regclass::text, a.attname FROM pg_attribute a JOIN pg_class c "
+                    "ON c.oid = a.attrelid WHERE a.atttypid = to_regtype(%s) AND c.relkind IN ('r', 'p') "
+                    "AND NOT a.attisdropped", (qualified_name(op.schema, op.table),))
+        non_null = 0
+        for rel, att in cur.fetchall():
+            cur.execute("SELECT count(%s) FROM %s" % (quote_ident(att), rel))
+            non_null += cur.fetchone()[0]
+        entry["non_null"] = non_null
+    return entry
+
+
+def measure_operation(cur, op, migration, statement, lock=False):
+    """Measure what ``op`` would destroy now. A failing measurement (e.g. a conversion that errors) is reported,
+    not raised: the statement itself will then fail and roll everything back."""
+    cur.execute("SAVEPOINT almafrica_measure")
+    try:
+        if lock and op.table and op.operation != dl.DROP_TYPE and _exists(cur, op.schema, op.table):
+            cur.execute("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE" % qualified_name(op.schema, op.table))
+        entry = _measure(cur, op)
+        cur.execute("RELEASE SAVEPOINT almafrica_measure")
+    except psycopg2.Error as exc:
+        cur.execute("ROLLBACK TO SAVEPOINT almafrica_measure")
+        entry = {"operation": op.operation, "object": op.object, "exists": True,
+                 "note": "could not measure: %s" % str(exc).strip().splitlines()[0]}
+        if op.operation == dl.ALTER_COLUMN_TYPE:
+            entry["values_changed"] = entry["non_null"] = None
+            entry["note"] += " (the conversion would fail on this data)"
+    entry.update(migration=migration, statement=statement)
+    return entry
+
+
+def assess_data_loss(cur, blocks, default_schema, history_table):
+    """Data-loss entries of every destructive statement of ``blocks``, measured against the database now."""
+    entries = []
+    for block in blocks:
+        for stmt in block.statements:
+            for op in dl.destructive_operations(stmt.node, default_schema, history_table):
+                entries.append(measure_operation(cur, op, block.migration_id, stmt.where))
+    return entries
+
+
+# -- execution ------------------------------------------------------------------------------------
+def execute_blocks(conn, history, blocks, seen_history, expected, accepted, default_schema,
+                   lock_timeout=None, statement_timeout=None):
+    """Run ``blocks`` in one transaction; returns ``(executed, data_loss)``. Raises on any failure after
+    rolling back."""
+    executed, measured = [], []
+    cur = conn.cursor()
+    try:
+        if lock_timeout:
+            cur.execute("SELECT set_config('lock_timeout', %s, true)", (str(lock_timeout),))
+        if statement_timeout:
+            cur.execute("SELECT set_config('statement_timeout', %s, true)", (str(statement_timeout),))
+        try:
+            cur.execute("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE" % history.qualified)
+        except psycopg2.errors.LockNotAvailable:
+            raise LockBusy("Could not lock %s within lock_timeout (%s): an application or another tool is "
+                           "migrating or holding it. Nothing was changed." % (history.qualified, lock_timeout))
+        now = [r[0] for r in read_history(cur, history)]
+        if now != seen_history:
+            raise ExecutionError("The history changed between reading and locking it (now %s). Run again."
+                                 % (now[-1] if now else "empty"))
+        for block in blocks:
+            for stmt in block.all_statements():
+                for op in dl.destructive_operations(stmt.node, default_schema, history.table):
+                    entry = measure_operation(cur, op, block.migration_id, stmt.where, lock=True)
+                    measured.append(entry)
+                    refused = dl.unaccepted([entry], accepted)
+                    if refused:
+                        raise DataLossRefused(refused)
+                try:
+                    cur.execute(stmt.sql)
+                except psycopg2.Error as exc:
+                    raise ExecutionError(
+                        "Migration %s (%s) failed at %s: %s\nStatement: %s\nThe transaction was rolled back: "
+                        "schema and history are exactly as before." % (
+                            block.migration_id, block.direction, stmt.where, str(exc).strip(), stmt.sql[:500]))
+            executed.append({"migration": block.migration_id, "direction": block.direction, "source": block.source})
+        after = [r[0] for r in read_history(cur, history)]
+        if after != expected:
+            raise ExecutionError("After running the scripts the history is %s, not the planned %s: the scripts do not "
+                                 "match the database. The transaction was rolled back."
+                                 % (after[-1:] or "empty", expected[-1:] or "empty"))
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        cur.close()
+    return executed, measured

@@ -1,0 +1,399 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Almafrica platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""EF Core generated SQL scripts, read with the real PostgreSQL parser (pglast): pure logic, no database.
+
+``dotnet ef migrations script`` writes, for each migration, its Up() (or Down()) SQL followed by the
+history INSERT (or DELETE). Whatever the EF version (per-migration ``START TRANSACTION;/COMMIT;``, one
+transaction for the script, or ``--idempotent`` ``DO $EF$`` guards), a script therefore splits into
+per-migration blocks at the history statements. Blocks are indexed by (MigrationId, direction) so that
+a plan can take exactly the ones it needs from a whole release folder.
+"""
+from __future__ import annotations
+
+import glob
+import os
+
+try:
+    import pglast
+    from pglast import ast, enums
+    from pglast.stream import RawStream
+    HAS_PGLAST = True
+    PGLAST_IMPORT_ERROR = None
+except ImportError as _exc:  # pragma: no cover - depends on the host
+    HAS_PGLAST = False
+    PGLAST_IMPORT_ERROR = _exc
+
+UP = "up"
+DOWN = "down"
+BOM = "\ufeff"
+
+
+class ScriptError(ValueError):
+    """A script that cannot be used: says which file, where and why."""
+
+
+class ScriptStatement(object):
+    """One statement to execute: its SQL text, its parse tree and where it came from."""
+
+    __slots__ = ("sql", "node", "source", "line", "guard")
+
+    def __init__(self, sql, node, source, line, guard=None):
+        self.sql = sql
+        self.node = node
+        self.source = source
+        self.line = line
+        self.guard = guard  # (migration_id, must_exist) of an unwrapped idempotent DO $EF$ guard
+
+    @property
+    def where(self):
+        return "%s:%d" % (self.source or "<script>", self.line)
+
+    def normalized(self):
+        return RawStream()(self.node) if self.node is not None else " ".join(self.sql.split())
+
+
+class Block(object):
+    """The statements of one migration in one direction, ending with its history statement."""
+
+    def __init__(self, migration_id, direction, statements, history_statement, source, idempotent):
+        self.migration_id = migration_id
+        self.direction = direction
+        self.statements = statements
+        self.history_statement = history_statement
+        self.source = source
+        self.idempotent = idempotent
+
+    def key(self):
+        """What makes two blocks the same migration step: the schema statements, formatting aside."""
+        return tuple(s.normalized() for s in self.statements)
+
+    def all_statements(self):
+        return list(self.statements) + [self.history_statement]
+
+    def __repr__(self):
+        return "Block(%s %s, %d statements, %s)" % (self.direction, self.migration_id, len(self.statements), self.source)
+
+
+class HistoryTable(object):
+    """Name and column of the EF history table as the scripts must spell them."""
+
+    def __init__(self, table="__EFMigrationsHistory", schema=None, id_column="MigrationId"):
+        self.table = table
+        self.schema = schema
+        self.id_column = id_column
+
+    def matches(self, rangevar):
+        if rangevar is None or rangevar.relname != self.table:
+            return False
+        return rangevar.schemaname in (None, self.schema) or self.schema is None
+
+
+def _line_of(text, offset):
+    return text.count("\n", 0, offset) + 1
+
+
+def _string_const(node):
+    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
+        return node.val.sval
+    if isinstance(node, ast.TypeCast):
+        return _string_const(node.arg)
+    return None
+
+
+def _column_name(node):
+    if isinstance(node, ast.ColumnRef) and node.fields and isinstance(node.fields[-1], ast.String):
+        return node.fields[-1].sval
+    return None
+
+
+def _id_from_where(where, id_column):
+    """The MigrationId in ``WHERE "MigrationId" = '...'`` (possibly inside AND)."""
+    if isinstance(where, ast.BoolExpr) and where.boolop == enums.BoolExprType.AND_EXPR:
+        for arg in where.args:
+            found = _id_from_where(arg, id_column)
+            if found:
+                return found
+        return None
+    if isinstance(where, ast.A_Expr) and where.kind == enums.A_Expr_Kind.AEXPR_OP \
+            and where.name and where.name[0].sval == "=":
+        for col, val in ((where.lexpr, where.rexpr), (where.rexpr, where.lexpr)):
+            name = _column_name(col)
+            if name is not None and name.lower().replace("_", "") == id_column.lower().replace("_", ""):
+                return _string_const(val)
+    return None
+
+
+def history_statement_id(node, history):
+    """``(direction, migration_id)`` when ``node`` is the history INSERT/DELETE of a migration, else None."""
+    if isinstance(node, ast.InsertStmt) and history.matches(node.relation):
+        columns = [c.name for c in (node.cols or ())]
+        wanted = history.id_column.lower().replace("_", "")
+        index = next((i for i, c in enumerate(columns) if c.lower().replace("_", "") == wanted), 0)
+        select = node.selectStmt
+        if isinstance(select, ast.SelectStmt) and select.valuesLists:
+            row = select.valuesLists[0]
+            items = getattr(row, "items", row)
+            if index < len(items):
+                mid = _string_const(items[index])
+                if mid:
+                    return UP, mid
+        raise ScriptError("history INSERT without a literal MigrationId")
+    if isinstance(node, ast.DeleteStmt) and history.matches(node.relation):
+        mid = _id_from_where(node.whereClause, history.id_column)
+        if not mid:
+            raise ScriptError("history DELETE without WHERE %s = '<MigrationId>'" % history.id_column)
+        return DOWN, mid
+    return None
+
+
+def _is_history_create(node, history):
+    return isinstance(node, ast.CreateStmt) and history.matches(node.relation)
+
+
+def _is_transaction_control(node):
+    return isinstance(node, ast.TransactionStmt)
+
+
+def _guard_of(cond_sql, history):
+    """``(migration_id, must_exist)`` for EF's ``[NOT] EXISTS(SELECT 1 FROM history WHERE id = '...')``."""
+    try:
+        stmts = pglast.parse_sql("SELECT " + cond_sql)
+    except pglast.parser.ParseError:
+        return None
+    expr = stmts[0].stmt.targetList[0].val
+    must_exist = True
+    if isinstance(expr, ast.BoolExpr) and expr.boolop == enums.BoolExprType.NOT_EXPR:
+        must_exist = False
+        expr = expr.args[0]
+    if not (isinstance(expr, ast.SubLink) and expr.subLinkType == enums.SubLinkType.EXISTS_SUBLINK):
+        return None
+    sub = expr.subselect
+    if not (isinstance(sub, ast.SelectStmt) and sub.fromClause and len(sub.fromClause) == 1):
+        return None
+    if not history.matches(sub.fromClause[0]):
+        return None
+    mid = _id_from_where(sub.whereClause, history.id_column)
+    return (mid, must_exist) if mid else None
+
+
+def _dollar_tag(body):
+    tag = "ef_body"
+    while ("$%s$" % tag) in body:
+        tag += "_"
+    return "$%s$" % tag
+
+
+def unwrap_idempotent_do(node, history):
+    """The statements inside EF's ``DO $EF$ BEGIN IF [NOT] EXISTS(...) THEN ... END IF; END $EF$``.
+
+    Returns ``(guard, [sql, ...])`` or None when the DO block is not EF's guard (then it runs as is).
+    """
+    if not isinstance(node, ast.DoStmt):
+        return None
+    body = None
+    for item in node.args or ():
+        if item.defname == "as":
+            body = item.arg.sval
+        elif item.defname == "language" and item.arg.sval.lower() != "plpgsql":
+            return None
+    if body is None:
+        return None
+    tag = _dollar_tag(body)
+    try:
+        parsed = pglast.parse_plpgsql("CREATE FUNCTION ef_guard() RETURNS void LANGUAGE plpgsql AS %s%s%s"
+                                      % (tag, body, tag))
+    except Exception:  # pylint: disable=broad-except  # not plpgsql we understand: run it as it is
+        return None
+    block = parsed[0]["PLpgSQL_function"]["action"]["PLpgSQL_stmt_block"]
+    if block.get("exceptions"):
+        return None
+    stmts = [s for s in block.get("body", []) if "PLpgSQL_stmt_return" not in s]
+    if len(stmts) != 1 or "PLpgSQL_stmt_if" not in stmts[0]:
+        return None
+    if_stmt = stmts[0]["PLpgSQL_stmt_if"]
+    if if_stmt.get("elsif_list") or if_stmt.get("else_body"):
+        return None
+    guard = _guard_of(if_stmt["cond"]["PLpgSQL_expr"]["query"], history)
+    if guard is None:
+        return None
+    inner = []
+    for stmt in if_stmt.get("then_body", []):
+        if "PLpgSQL_stmt_execsql" in stmt:
+            inner.append(stmt["PLpgSQL_stmt_execsql"]["sqlstmt"]["PLpgSQL_expr"]["query"])
+        elif "PLpgSQL_stmt_dynexecute" in stmt:
+            query = stmt["PLpgSQL_stmt_dynexecute"]["query"]["PLpgSQL_expr"]["query"]
+            literal = _string_const(pglast.parse_sql("SELECT " + query)[0].stmt.targetList[0].val)
+            if literal is None or stmt["PLpgSQL_stmt_dynexecute"].get("params"):
+                return None
+            inner.append(literal)
+        else:
+            return None
+    return guard, inner
+
+
+def _parse(text, source):
+    try:
+        return pglast.parse_sql(text)
+    except pglast.parser.ParseError as exc:
+        location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
+        line = _line_of(text, location) if location is not None else "?"
+        raise ScriptError("%s:%s is not valid PostgreSQL SQL: %s" % (source or "<script>", line, exc.args[0]))
+
+
+def _statements(text, source, history):
+    """Top-level statements of a script, idempotent DO guards unwrapped: [(ScriptStatement, is_do_guard)]."""
+    out = []
+    for raw in _parse(text, source):
+        start = raw.stmt_location or 0
+        sql = text[start:start + raw.stmt_len] if raw.stmt_len else text[start:]
+        line = _line_of(text, start + len(sql) - len(sql.lstrip()))
+        unwrapped = unwrap_idempotent_do(raw.stmt, history)
+        if unwrapped is None:
+            out.append(ScriptStatement(sql.strip(), raw.stmt, source, line))
+            continue
+        guard, inner = unwrapped
+        for inner_sql in inner:
+            for inner_raw in _parse(inner_sql, "%s:%d (inside DO)" % (source or "<script>", line)):
+                istart = inner_raw.stmt_location or 0
+                isql = inner_sql[istart:istart + inner_raw.stmt_len] if inner_raw.stmt_len else inner_sql[istart:]
+                out.append(ScriptStatement(isql.strip(), inner_raw.stmt, source, line, guard=guard))
+    return out
+
+
+def split_ef_script(text, history=None, source=None):
+    """Split one EF-generated script into per-migration Blocks, in script order."""
+    history = history or HistoryTable()
+    if text.startswith(BOM):
+        text = text[1:]
+    statements = _statements(text, source, history)
+    # Everything up to the history table's CREATE TABLE IF NOT EXISTS (and the schema it needs) is preamble.
+    last_create = max((i for i, s in enumerate(statements) if _is_history_create(s.node, history)), default=-1)
+    blocks, pending = [], []
+    for stmt in statements[last_create + 1:]:
+        if _is_transaction_control(stmt.node):
+            continue
+        try:
+            found = history_statement_id(stmt.node, history)
+        except ScriptError as exc:
+            raise ScriptError("%s: %s" % (stmt.where, exc))
+        if found is None:
+            pending.append(stmt)
+            continue
+        direction, mid = found
+        for member in pending + [stmt]:
+            if member.guard and (member.guard[0] != mid or member.guard[1] != (direction == DOWN)):
+                raise ScriptError(
+                    "%s: statement guarded by %s EXISTS(... '%s') sits in the %s block of %s: the script was edited "
+                    "or is not EF-generated." % (member.where, "" if member.guard[1] else "NOT", member.guard[0],
+                                                direction, mid))
+        blocks.append(Block(mid, direction, pending, stmt, source,
+                            idempotent=any(s.guard for s in pending + [stmt])))
+        pending = []
+    if pending:
+        raise ScriptError(
+            "%s: %d statement(s) after the last %s history statement belong to no migration (first: %s). "
+            "A script cut short, edited by hand, or not generated by 'dotnet ef migrations script'?"
+            % (source or "<script>", len(pending), history.table, pending[0].sql[:120]))
+    return blocks
+
+
+def other_history_tables(text):
+    """Names of tables that look like EF history tables written by a script (for 'wrong table' messages)."""
+    if text.startswith(BOM):
+        text = text[1:]
+    names = set()
+    try:
+        stmts = pglast.parse_sql(text)
+    except pglast.parser.ParseError:
+        return names
+    for raw in stmts:
+        node = raw.stmt
+        rel = getattr(node, "relation", None)
+        if isinstance(node, (ast.InsertStmt, ast.DeleteStmt, ast.CreateStmt)) and rel is not None \
+                and "history" in rel.relname.lower():
+            names.add("%s.%s" % (rel.schemaname, rel.relname) if rel.schemaname else rel.relname)
+    return names
+
+
+def expand_script_paths(patterns):
+    """Files named by ``scripts``: paths, globs, or directories (their ``*.sql``), sorted, de-duplicated."""
+    paths, missing = [], []
+    for pattern in patterns:
+        pattern = os.path.expanduser(pattern)
+        if os.path.isdir(pattern):
+            matched = sorted(glob.glob(os.path.join(pattern, "*.sql")))
+        elif glob.has_magic(pattern):
+            matched = sorted(glob.glob(pattern))
+        else:
+            matched = [pattern] if os.path.isfile(pattern) else []
+        if not matched:
+            missing.append(pattern)
+        for path in matched:
+            if path not in paths:
+                paths.append(path)
+    return paths, missing
+
+
+def load_blocks(paths, history):
+    """Read and split every script: ``{(migration_id, direction): [Block, ...]}``."""
+    index = {}
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8-sig") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScriptError("Cannot read script %s: %s" % (path, exc))
+        blocks = split_ef_script(text, history, source=path)
+        if not blocks:
+            others = other_history_tables(text) - {history.table}
+            hint = (" It writes %s instead: set history_table/history_schema to match the database."
+                    % ", ".join(sorted(others))) if others else ""
+            raise ScriptError("%s holds no EF migration for history table %s.%s"
+                              % (path, history.table, hint))
+        for block in blocks:
+            index.setdefault((block.migration_id, block.direction), []).append(block)
+    return index
+
+
+def known_migrations(index):
+    return sorted({mid for mid, _direction in index})
+
+
+def select_blocks(plan, index):
+    """The blocks a plan needs, in plan order: reverts (newest first), then applies (oldest first).
+
+    Every planned step needs exactly one block; several copies are fine when they are the same statements.
+    """
+    steps = [(m, DOWN) for m in plan["to_revert"]] + [(m, UP) for m in plan["to_apply"]]
+    selected, problems = [], []
+    for mid, direction in steps:
+        candidates = index.get((mid, direction), [])
+        distinct = {}
+        for block in candidates:
+            distinct.setdefault(block.key(), block)
+        if not distinct:
+            kind = "rollback (Down)" if direction == DOWN else "forward (Up)"
+            problems.append("no %s script block for migration %s" % (kind, mid))
+        elif len(distinct) > 1:
+            problems.append("migration %s (%s) appears in %d different versions: %s"
+                            % (mid, direction, len(distinct), ", ".join(sorted({b.source for b in candidates}))))
+        else:
+            selected.append(next(iter(distinct.values())))
+    if problems:
+        raise ScriptError("The scripts do not cover the plan: %s. Generate the missing scripts with "
+                          "'dotnet ef migrations script <from> <to> --output <file>' (for a rollback, <from> is the "
+                          "newer migration) and give them in 'scripts'." % "; ".join(problems))
+    return selected
+
+
+def transaction_incompatible(statement):
+    """Why a statement cannot run inside a transaction block, or None."""
+    node = statement.node
+    if isinstance(node, ast.IndexStmt) and node.concurrent:
+        return "CREATE INDEX CONCURRENTLY"
+    if isinstance(node, ast.DropStmt) and node.concurrent:
+        return "DROP INDEX CONCURRENTLY"
+    if isinstance(node, (ast.VacuumStmt, ast.CreatedbStmt, ast.DropdbStmt)):
+        return type(node).__name__
+    return None

@@ -1,0 +1,411 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Almafrica platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: ef_migration_state
+short_description: Read where an EF Core database stands and move it safely to a target migration
+version_added: 1.0.0
+description:
+  - Reads the EF Core migrations history table (C(__EFMigrationsHistory) by default, snake_case column names detected)
+    and returns the applied migrations.
+  - With O(target), plans what C(dotnet ef database update <target>) would do (revert every applied migration after
+    the target, newest first; apply missing ones up to it, oldest first) and carries it out.
+  - With the default O(executor=sql) it runs EF-generated SQL scripts (C(dotnet ef migrations script), any EF version,
+    with or without C(--idempotent)), parsed with the real PostgreSQL parser and split into per-migration blocks, in
+    B(one transaction), holding a session advisory lock and C(LOCK TABLE <history> IN ACCESS EXCLUSIVE MODE). On any
+    error the transaction rolls back and the database is exactly as before.
+  - Before anything runs, every statement of the plan that destroys data (DROP TABLE, DROP COLUMN, ALTER COLUMN TYPE,
+    DROP TYPE, DROP SCHEMA, TRUNCATE, DELETE) is measured against the live database; unless the object is listed in
+    O(accept_data_loss) the module fails with a table of what would be lost. Inside the transaction every such
+    statement is measured again, under lock, right before it runs.
+author:
+  - Almafrica platform team
+extends_documentation_fragment:
+  - almafrica.rollback.postgres
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads the history, builds the plan, checks the scripts and measures the data at risk; changes nothing.
+  diff_mode:
+    support: full
+    details:
+      - Shows the current migration and applied list before and after.
+options:
+  history_table:
+    description:
+      - Name of the EF Core migrations history table.
+    type: str
+    default: __EFMigrationsHistory
+  history_schema:
+    description:
+      - Schema of the history table. When omitted the table is looked up on the search path, then in any schema
+        (it must then be unique).
+    type: str
+  target:
+    description:
+      - Migration to move the database to. A full MigrationId (C(yyyyMMddHHmmss_Name)), the bare migration name when
+        exactly one migration has it, or C(0) for "before the first migration".
+      - When omitted the module only reads (and works the same in check mode).
+    type: str
+  executor:
+    description:
+      - How the plan is carried out.
+      - V(sql) runs the EF-generated scripts of O(scripts) in one transaction.
+      - V(bundle) runs an EF migration bundle (O(bundle_path)); V(dotnet_ef) runs C(dotnet ef database update).
+        Both get the connection string in the environment variable O(connection_env), never on the command line;
+        the history is verified afterwards.
+    type: str
+    choices: [ sql, bundle, dotnet_ef ]
+    default: sql
+  scripts:
+    description:
+      - EF-generated SQL scripts (files, globs or directories of C(*.sql)), forward and rollback. They may hold more
+        than the plan needs (a whole release folder, or one idempotent script from 0); the blocks the plan needs are
+        taken in plan order. Every planned migration needs exactly one block (copies with the same statements are fine).
+      - Required with O(executor=sql) when there is something to do. With the other executors they are used for the
+        data-loss check only.
+    type: list
+    elements: path
+    default: []
+  bundle_path:
+    description:
+      - Path of the EF migration bundle (C(dotnet ef migrations bundle)) for O(executor=bundle).
+    type: path
+  dotnet_ef_project:
+    description:
+      - Project holding the migrations, for O(executor=dotnet_ef) (C(--project)).
+    type: path
+  dotnet_ef_startup_project:
+    description:
+      - Startup project, for O(executor=dotnet_ef) (C(--startup-project)).
+    type: path
+  executor_args:
+    description:
+      - Extra arguments for the external executor (for example C(--no-build) or C(--context AppDbContext)).
+    type: list
+    elements: str
+    default: []
+  connection_env:
+    description:
+      - Environment variable through which the external executor gets the Npgsql connection string.
+    type: str
+    default: ConnectionStrings__DefaultConnection
+  accept_data_loss:
+    description:
+      - Objects whose data the operator accepts to lose, as C(schema.table) (the table and all its columns) or
+        C(schema.table.column); shell wildcards are allowed (C(public.Orders.*)). Names are case-sensitive, as quoted
+        EF names are.
+      - With an external executor and no O(scripts) the data at risk cannot be measured; the module then refuses
+        unless this list holds C(*).
+    type: list
+    elements: str
+    default: []
+  lock_timeout:
+    description:
+      - PostgreSQL C(lock_timeout) while migrating, so that a busy table fails fast instead of queueing behind
+        the application. Any PostgreSQL duration (C(10s), C(1min)).
+    type: str
+    default: 10s
+  statement_timeout:
+    description:
+      - PostgreSQL C(statement_timeout) for each statement of the plan; C(0) means none.
+    type: str
+    default: '0'
+notes:
+  - Statements that cannot run in a transaction block (C(CREATE INDEX CONCURRENTLY), C(VACUUM)) are refused by the
+    V(sql) executor before anything runs.
+  - Idempotent scripts' C(DO $EF$) guards are unwrapped (the plan already knows what is applied, under lock), so the
+    same statements run whichever way the script was generated.
+seealso:
+  - module: almafrica.rollback.pg_backup
+'''
+
+EXAMPLES = r'''
+- name: Record where the database stands (read only)
+  almafrica.rollback.ef_migration_state:
+    login_host: 127.0.0.1
+    login_db: almafrica
+    login_user: almafrica_migrator
+    login_password: "{{ vault_db_password }}"
+  register: db_state
+
+- name: Roll back to the last migration of v1.1.0 with the release's EF scripts
+  almafrica.rollback.ef_migration_state:
+    login_host: 127.0.0.1
+    login_db: almafrica
+    login_user: almafrica_migrator
+    login_password: "{{ vault_db_password }}"
+    target: 20260215090000_AddPayments
+    scripts:
+      - /srv/releases/v1.2.0/migrations/*.sql
+    accept_data_loss:
+      - public.Orders.Status
+
+- name: Roll back with the application's EF bundle, data-loss check from the scripts
+  almafrica.rollback.ef_migration_state:
+    login_host: 127.0.0.1
+    login_db: almafrica
+    login_password: "{{ vault_db_password }}"
+    target: InitialCreate
+    executor: bundle
+    bundle_path: /srv/releases/v1.2.0/efbundle
+    scripts: /srv/releases/v1.2.0/migrations
+'''
+
+RETURN = r'''
+applied:
+  description: Applied MigrationIds, oldest first, after the run (before it in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [20260201120000_InitialCreate, 20260210123456_AddFarmerPhoneNumber]
+current:
+  description: The last applied migration, or null when none is applied.
+  returned: always
+  type: str
+  sample: 20260210123456_AddFarmerPhoneNumber
+product_versions:
+  description: EF Core ProductVersion of each applied migration.
+  returned: always
+  type: dict
+  sample: {20260201120000_InitialCreate: 8.0.11}
+history_table:
+  description: The history table as resolved in the database.
+  returned: always
+  type: dict
+  sample: {schema: public, table: __EFMigrationsHistory, id_column: MigrationId, version_column: ProductVersion}
+target:
+  description: The target as a full MigrationId (or C(0)).
+  returned: when target is given
+  type: str
+  sample: 20260201120000_InitialCreate
+plan:
+  description: Migrations to revert (newest first) and to apply (oldest first).
+  returned: when target is given
+  type: dict
+  sample: {to_revert: [20260310140000_WidenOrderAmount, 20260301100000_AddOrderStatus], to_apply: []}
+data_loss:
+  description:
+    - Every data-destroying operation of the plan, measured. C(rows) rows in the table, C(non_null) non-null values
+      of the column, C(values_changed) values an ALTER COLUMN TYPE changes; C(exists=false) when the object does not
+      exist before the plan runs. After a real run these are the measurements taken under lock right before each
+      statement.
+  returned: when target is given
+  type: list
+  elements: dict
+  sample:
+    - {migration: 20260301100000_AddOrderStatus, operation: drop_column, object: public.Orders.Status,
+       rows: 120, non_null: 120, exists: true, statement: "rollback_v1.2.0.sql:12"}
+executed:
+  description: The migration steps carried out, in order.
+  returned: when something was executed
+  type: list
+  elements: dict
+  sample: [{migration: 20260310140000_WidenOrderAmount, direction: down, source: rollback_v1.2.0.sql}]
+executor_output:
+  description: Output of the external executor (password removed).
+  returned: when an external executor ran
+  type: str
+  sample: "Done."
+duration:
+  description: Seconds the module took.
+  returned: always
+  type: float
+  sample: 0.42
+'''
+
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import (
+    connect, describe_target, postgres_common_argument_spec, redact)
+from ansible_collections.almafrica.rollback.plugins.module_utils import ef_script
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_migrations import (
+    PlanError, current_of, expected_history, plan_migration, resolve_target)
+from ansible_collections.almafrica.rollback.plugins.module_utils import ef_database as efdb
+from ansible_collections.almafrica.rollback.plugins.module_utils.data_loss import format_loss_table, unaccepted
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_tools import executor_argv, executor_env
+
+try:
+    import psycopg2
+except ImportError:  # pragma: no cover - reported by connect()
+    psycopg2 = None
+
+
+def _state_text(applied):
+    lines = ["current: %s" % (applied[-1] if applied else "none (no migration applied)"), "applied:"]
+    lines += ["  - %s" % m for m in applied] or ["  []"]
+    return "\n".join(lines) + "\n"
+
+
+def _load_index(module, history):
+    paths, missing = ef_script.expand_script_paths(module.params["scripts"])
+    if missing:
+        module.fail_json(msg="No script file matches %s." % ", ".join(missing))
+    return ef_script.load_blocks(paths, history)
+
+
+def run(module, result, started):
+    params = module.params
+    conn = connect(module, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            history = efdb.resolve_history_table(cur, params["history_table"], params["history_schema"])
+            rows = efdb.read_history(cur, history)
+            default_schema = efdb.current_schema(cur)
+    except efdb.HistoryError as exc:
+        module.fail_json(msg="Cannot read the EF history of %s: %s" % (describe_target(params), exc), **result)
+    except psycopg2.Error as exc:
+        module.fail_json(msg="Cannot read %s in %s: %s" % (params["history_table"], describe_target(params),
+                                                          str(exc).strip()), **result)
+    applied = [r[0] for r in rows]
+    result.update(applied=applied, current=current_of(applied), product_versions=dict(rows),
+                  history_table=history.as_dict())
+    if params["target"] is None:
+        return
+
+    index = {}
+    if params["scripts"]:
+        if not ef_script.HAS_PGLAST:
+            module.fail_json(msg=missing_required_lib("pglast"), exception=str(ef_script.PGLAST_IMPORT_ERROR), **result)
+        index = _load_index(module, history)
+    target = resolve_target(params["target"], applied, ef_script.known_migrations(index))
+    plan = plan_migration(applied, target, ef_script.known_migrations(index))
+    expected = expected_history(applied, plan)
+    result.update(target=target, plan=plan, data_loss=[])
+    if module._diff:
+        result["diff"] = {"before_header": "%s (history)" % describe_target(params), "before": _state_text(applied),
+                          "after_header": "%s (planned)" % describe_target(params), "after": _state_text(expected)}
+    if not plan["to_revert"] and not plan["to_apply"]:
+        return
+
+    external = params["executor"] != "sql"
+    blocks = None
+    if index or not external:
+        if not index:
+            module.fail_json(msg="The plan needs EF-generated SQL scripts: give them in 'scripts' (executor=sql).",
+                             **result)
+        blocks = ef_script.select_blocks(plan, index)
+        if not external:
+            for block in blocks:
+                for stmt in block.all_statements():
+                    why = ef_script.transaction_incompatible(stmt)
+                    if why:
+                        module.fail_json(msg="%s at %s (migration %s) cannot run inside a transaction; this module "
+                                             "runs the whole plan in one. Run that migration with the EF tools."
+                                             % (why, stmt.where, block.migration_id), **result)
+
+    accepted = params["accept_data_loss"]
+    if blocks is not None:
+        conn.autocommit = False
+        try:
+            with conn.cursor() as cur:
+                result["data_loss"] = efdb.assess_data_loss(cur, blocks, default_schema, history.table)
+        finally:
+            conn.rollback()
+            conn.autocommit = True
+    elif "*" not in accepted:
+        module.fail_json(msg="Cannot measure the data at risk: executor=%s was given no 'scripts'. Give the release's "
+                             "EF scripts for the check, or accept any loss with accept_data_loss: ['*']."
+                             % params["executor"], **result)
+    refused = unaccepted(result["data_loss"], accepted)
+    if refused:
+        module.fail_json(msg="Refusing to migrate to %s: it would destroy data not listed in accept_data_loss. "
+                             "Nothing was changed.\n%s\nTo proceed, back the data up and add to accept_data_loss: %s"
+                             % (target, format_loss_table(refused), ", ".join(sorted({e["object"] for e in refused}))),
+                         **result)
+    if module.check_mode:
+        result["changed"] = True
+        return
+
+    key = efdb.try_advisory_lock(conn, history)
+    try:
+        if external:
+            run_external(module, result, conn, history, target, expected)
+        else:
+            conn.autocommit = False
+            result["executed"], result["data_loss"] = efdb.execute_blocks(
+                conn, history, blocks, applied, expected, accepted, default_schema,
+                params["lock_timeout"], None if params["statement_timeout"] in ("0", "") else params["statement_timeout"])
+            conn.autocommit = True
+    finally:
+        efdb.release_advisory_lock(conn, key)
+    result["changed"] = True
+    with conn.cursor() as cur:
+        result["applied"] = [r[0] for r in efdb.read_history(cur, history)]
+        result["product_versions"] = dict(efdb.read_history(cur, history))
+    result["current"] = current_of(result["applied"])
+    conn.close()
+
+
+def run_external(module, result, conn, history, target, expected):
+    params = module.params
+    dotnet = module.get_bin_path("dotnet", required=True) if params["executor"] == "dotnet_ef" else None
+    argv = executor_argv(params, target, dotnet)
+    rc, out, err = module.run_command(argv, environ_update=executor_env(params))
+    result["executor_output"] = redact((out or "") + (err or ""), params)[-4000:]
+    with conn.cursor() as cur:
+        after = [r[0] for r in efdb.read_history(cur, history)]
+    if rc != 0:
+        result["applied"] = after
+        module.fail_json(msg="The %s executor failed (exit %d); history now at %s. Its output is in executor_output."
+                             % (params["executor"], rc, after[-1] if after else "none"), **result)
+    if after != expected:
+        result["applied"] = after
+        module.fail_json(msg="The %s executor exited 0 but the history is at %s, not the planned %s."
+                             % (params["executor"], after[-1] if after else "none", target), **result)
+    result["executed"] = ([{"migration": m, "direction": "down", "source": params["executor"]}
+                           for m in result["plan"]["to_revert"]]
+                          + [{"migration": m, "direction": "up", "source": params["executor"]}
+                             for m in result["plan"]["to_apply"]])
+
+
+def main():
+    argument_spec = postgres_common_argument_spec()
+    argument_spec.update(
+        history_table=dict(type="str", default="__EFMigrationsHistory"),
+        history_schema=dict(type="str"),
+        target=dict(type="str"),
+        executor=dict(type="str", default="sql", choices=["sql", "bundle", "dotnet_ef"]),
+        scripts=dict(type="list", elements="path", default=[]),
+        bundle_path=dict(type="path"),
+        dotnet_ef_project=dict(type="path"),
+        dotnet_ef_startup_project=dict(type="path"),
+        executor_args=dict(type="list", elements="str", default=[]),
+        connection_env=dict(type="str", default="ConnectionStrings__DefaultConnection"),
+        accept_data_loss=dict(type="list", elements="str", default=[]),
+        lock_timeout=dict(type="str", default="10s"),
+        statement_timeout=dict(type="str", default="0"),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[("executor", "bundle", ["bundle_path"]), ("executor", "dotnet_ef", ["dotnet_ef_project"])],
+    )
+    started = time.monotonic()
+    result = dict(changed=False, applied=[], current=None, product_versions={}, history_table={})
+    try:
+        run(module, result, started)
+    except (PlanError, ef_script.ScriptError) as exc:
+        module.fail_json(msg="%s Nothing was changed." % exc, duration=round(time.monotonic() - started, 3), **result)
+    except efdb.DataLossRefused as exc:
+        module.fail_json(msg="Refused inside the transaction (data changed since the check): rolled back, nothing "
+                             "was changed.\n%s" % format_loss_table(exc.entries),
+                         duration=round(time.monotonic() - started, 3), **result)
+    except (efdb.LockBusy, efdb.ExecutionError) as exc:
+        module.fail_json(msg=str(exc), duration=round(time.monotonic() - started, 3), **result)
+    except psycopg2.Error as exc:
+        module.fail_json(msg="PostgreSQL error: %s" % redact(str(exc).strip(), module.params),
+                         duration=round(time.monotonic() - started, 3), exception=traceback.format_exc(), **result)
+    result["duration"] = round(time.monotonic() - started, 3)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
