@@ -1,0 +1,18 @@
+START TRANSACTION;
+
+DROP TABLE "Payments";
+
+DELETE FROM "__EFMigrationsHistory"
+WHERE "MigrationId" = '20260215090000_AddPayments';
+
+COMMIT;
+
+START TRANSACTION;
+
+ALTER TABLE "Farmers" DROP COLUMN "PhoneNumber";
+
+DELETE FROM "__EFMigrationsHistory"
+WHERE "MigrationId" = '20260210123456_AddFarmerPhoneNumber';
+
+COMMIT;
+
