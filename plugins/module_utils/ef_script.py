@@ -283,10 +283,10 @@ def split_ef_script(text, history=None, source=None):
         direction, mid = found
         for member in pending + [stmt]:
             if member.guard and (member.guard[0] != mid or member.guard[1] != (direction == DOWN)):
+                guard_kind = "" if member.guard[1] else "NOT "
                 raise ScriptError(
-                    "%s: statement guarded by %s EXISTS(... '%s') sits in the %s block of %s: the script was edited "
-                    "or is not EF-generated." % (member.where, "" if member.guard[1] else "NOT", member.guard[0],
-                                                direction, mid))
+                    "%s: statement guarded by %sEXISTS(... '%s') sits in the %s block of %s: the script was edited "
+                    "or is not EF-generated." % (member.where, guard_kind, member.guard[0], direction, mid))
         blocks.append(Block(mid, direction, pending, stmt, source,
                             idempotent=any(s.guard for s in pending + [stmt])))
         pending = []

@@ -78,8 +78,8 @@ def connect(module, dbname=None, autocommit=False):
     try:
         conn = psycopg2.connect(**connection_params(module.params, dbname))
     except psycopg2.Error as exc:
-        module.fail_json(msg="Cannot connect to PostgreSQL %s: %s" % (describe_target(module.params, dbname),
-                                                                     redact(str(exc).strip(), module.params)))
+        reason = redact(str(exc).strip(), module.params)
+        module.fail_json(msg="Cannot connect to PostgreSQL %s: %s" % (describe_target(module.params, dbname), reason))
     conn.autocommit = autocommit
     return conn
 

@@ -22,15 +22,17 @@ description:
     O(accept_data_loss) the module fails with a table of what would be lost. Inside the transaction every such
     statement is measured again, under lock, right before it runs.
 author:
-  - Almafrica platform team
+  - Almafrica platform team (@almafrica)
 extends_documentation_fragment:
   - almafrica.rollback.postgres
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Reads the history, builds the plan, checks the scripts and measures the data at risk; changes nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - Shows the current migration and applied list before and after.
@@ -262,8 +264,9 @@ def run(module, result, started):
     except efdb.HistoryError as exc:
         module.fail_json(msg="Cannot read the EF history of %s: %s" % (describe_target(params), exc), **result)
     except psycopg2.Error as exc:
-        module.fail_json(msg="Cannot read %s in %s: %s" % (params["history_table"], describe_target(params),
-                                                          str(exc).strip()), **result)
+        reason = str(exc).strip()
+        module.fail_json(msg="Cannot read %s in %s: %s" % (params["history_table"], describe_target(params), reason),
+                         **result)
     applied = [r[0] for r in rows]
     result.update(applied=applied, current=current_of(applied), product_versions=dict(rows),
                   history_table=history.as_dict())
