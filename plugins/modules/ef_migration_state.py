@@ -236,6 +236,7 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.ef_tools import
 
 try:
     import psycopg2
+    import psycopg2.errors
 except ImportError:  # pragma: no cover - reported by connect()
     psycopg2 = None
 
@@ -253,26 +254,46 @@ def _load_index(module, history):
     return ef_script.load_blocks(paths, history)
 
 
-def run(module, result, started):
+def run(module, result):
     params = module.params
     conn = connect(module, autocommit=True)
+    key = None
     try:
         with conn.cursor() as cur:
+            # Reads must not queue forever behind an application that is migrating (it holds the history lock).
+            cur.execute("SELECT set_config('lock_timeout', %s, false)", (params["lock_timeout"],))
             history = efdb.resolve_history_table(cur, params["history_table"], params["history_schema"])
+        if params["target"] is not None and not module.check_mode:
+            # Before reading anything: a second run must fail at once, not plan from a state about to change.
+            key = efdb.try_advisory_lock(conn, history)
+        with conn.cursor() as cur:
             rows = efdb.read_history(cur, history)
             default_schema = efdb.current_schema(cur)
     except efdb.HistoryError as exc:
         module.fail_json(msg="Cannot read the EF history of %s: %s" % (describe_target(params), exc), **result)
+    except psycopg2.errors.LockNotAvailable:
+        module.fail_json(msg="%s in %s is locked (an application or tool is migrating): could not read it within "
+                             "lock_timeout (%s). Nothing was changed." % (params["history_table"],
+                                                                         describe_target(params),
+                                                                         params["lock_timeout"]), **result)
     except psycopg2.Error as exc:
         reason = str(exc).strip()
         module.fail_json(msg="Cannot read %s in %s: %s" % (params["history_table"], describe_target(params), reason),
                          **result)
-    applied = [r[0] for r in rows]
-    result.update(applied=applied, current=current_of(applied), product_versions=dict(rows),
-                  history_table=history.as_dict())
-    if params["target"] is None:
-        return
+    try:
+        applied = [r[0] for r in rows]
+        result.update(applied=applied, current=current_of(applied), product_versions=dict(rows),
+                      history_table=history.as_dict())
+        if params["target"] is not None:
+            plan_and_apply(module, result, conn, history, applied, default_schema)
+    finally:
+        if key is not None:
+            efdb.release_advisory_lock(conn, key)
+        conn.close()
 
+
+def plan_and_apply(module, result, conn, history, applied, default_schema):
+    params = module.params
     index = {}
     if params["scripts"]:
         if not ef_script.HAS_PGLAST:
@@ -327,24 +348,19 @@ def run(module, result, started):
         result["changed"] = True
         return
 
-    key = efdb.try_advisory_lock(conn, history)
-    try:
-        if external:
-            run_external(module, result, conn, history, target, expected)
-        else:
-            conn.autocommit = False
-            result["executed"], result["data_loss"] = efdb.execute_blocks(
-                conn, history, blocks, applied, expected, accepted, default_schema,
-                params["lock_timeout"], None if params["statement_timeout"] in ("0", "") else params["statement_timeout"])
-            conn.autocommit = True
-    finally:
-        efdb.release_advisory_lock(conn, key)
+    if external:
+        run_external(module, result, conn, history, target, expected)
+    else:
+        conn.autocommit = False
+        statement_timeout = None if params["statement_timeout"] in ("0", "") else params["statement_timeout"]
+        result["executed"], result["data_loss"] = efdb.execute_blocks(
+            conn, history, blocks, applied, expected, accepted, default_schema, params["lock_timeout"],
+            statement_timeout)
+        conn.autocommit = True
     result["changed"] = True
     with conn.cursor() as cur:
-        result["applied"] = [r[0] for r in efdb.read_history(cur, history)]
-        result["product_versions"] = dict(efdb.read_history(cur, history))
-    result["current"] = current_of(result["applied"])
-    conn.close()
+        rows = efdb.read_history(cur, history)
+    result.update(applied=[r[0] for r in rows], product_versions=dict(rows), current=current_of([r[0] for r in rows]))
 
 
 def run_external(module, result, conn, history, target, expected):
@@ -394,7 +410,7 @@ def main():
     started = time.monotonic()
     result = dict(changed=False, applied=[], current=None, product_versions={}, history_table={})
     try:
-        run(module, result, started)
+        run(module, result)
     except (PlanError, ef_script.ScriptError) as exc:
         module.fail_json(msg="%s Nothing was changed." % exc, duration=round(time.monotonic() - started, 3), **result)
     except efdb.DataLossRefused as exc:
