@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import re
 
-MIGRATION_ID_RE = re.compile(r"^(?P<stamp>\d{14})_(?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
-BARE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The id comes from [Migration("...")]: usually a C# class name, but real projects have names with spaces or dots.
+# Quotes, semicolons, backslashes and control characters are never part of one.
+_NAME_CHARS = r"[^\x00-\x1f'\"\\;]"
+MIGRATION_ID_RE = re.compile(r"^(?P<stamp>\d{14})_(?P<name>%s+)$" % _NAME_CHARS)
+BARE_NAME_RE = re.compile(r"^[A-Za-z_]%s*$" % _NAME_CHARS)
 INITIAL = "0"
 
 

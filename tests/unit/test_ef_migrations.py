@@ -27,6 +27,12 @@ def test_resolve_target_accepts_full_id_bare_name_and_zero(given, expected):
     assert resolve_target(given, ALL) == expected
 
 
+def test_real_world_names_with_spaces_are_ids_too():
+    odd = "20250604091050_Remove Admin Attr"
+    assert resolve_target(odd, ALL + [odd]) == odd
+    assert resolve_target("Remove Admin Attr", ALL + [odd]) == odd
+
+
 def test_resolve_target_finds_ids_known_only_from_scripts():
     assert resolve_target("WidenOrderAmount", [M1, M2], known=ALL) == M5
 
@@ -36,6 +42,8 @@ def test_resolve_target_finds_ids_known_only_from_scripts():
     ("Nope", "Unknown target migration name 'Nope'"),
     ("2026_InitialCreate", "Malformed target"),
     ("InitialCreate; DROP TABLE x", "Malformed target"),
+    ("20260201120000_Init'ial", "Malformed target"),
+    ("2026-02-01_InitialCreate", "Malformed target"),
     ("", "Malformed target"),
 ])
 def test_resolve_target_refuses_unknown_and_malformed(given, message):
