@@ -98,6 +98,14 @@ class Unresolved(object):
         return "Unresolved(%r)" % (self.text,)
 
 
+class Symbol(str):
+    """An enum member or type name, by its source text (``ReferentialAction.Cascade``)."""
+
+
+def _is_text(value):
+    return isinstance(value, str) and not isinstance(value, Symbol)
+
+
 class Operation(object):
     """One call on the MigrationBuilder: ``kind`` is the method name, ``args`` the resolved arguments."""
 
@@ -201,7 +209,11 @@ def _named_children(node):
 
 
 class _Resolver(object):
-    """Turns argument expressions into Python values, with the class' string constants."""
+    """Turns argument expressions into Python values, with the class' string constants.
+
+    Only literals, constants, nameof and their concatenations become ``str``; enum members and type names
+    (``ReferentialAction.Cascade``, ``typeof(int)``) become ``Symbol``s, which never concatenate.
+    """
 
     def __init__(self, constants):
         self.constants = constants
@@ -252,7 +264,7 @@ class _Resolver(object):
             op = node.child_by_field_name("operator")
             if left is not None and right is not None and (op is None or _text(op) == "+"):
                 lval, rval = self.value(left), self.value(right)
-                if isinstance(lval, str) and isinstance(rval, str):
+                if _is_text(lval) and _is_text(rval):
                     return lval + rval
             return Unresolved(_text(node))
         if kind == "invocation_expression":
@@ -261,11 +273,11 @@ class _Resolver(object):
                 return _text(node.child_by_field_name("arguments"))[1:-1].split(".")[-1].strip()
             return Unresolved(_text(node))
         if kind == "typeof_expression":
-            return "typeof(%s)" % _text(node.child_by_field_name("type"))
+            return Symbol("typeof(%s)" % _text(node.child_by_field_name("type")))
         if kind in ("member_access_expression", "qualified_name"):
             # Enum values (ReferentialAction.Cascade) and type names: their source text is their meaning.
             text = _text(node)
-            return text if re.match(r"^[A-Za-z_][\w.]*$", text) else Unresolved(text)
+            return Symbol(text) if re.match(r"^[A-Za-z_][\w.]*$", text) else Unresolved(text)
         return Unresolved(_text(node))
 
 
@@ -498,7 +510,7 @@ def _constants(class_node):
             exprs = [c for c in _named_children(var) if c is not var.child_by_field_name("name")]
             if exprs:
                 value = _Resolver(consts).value(exprs[-1])
-                if isinstance(value, str):
+                if _is_text(value):
                     consts[_text(var.child_by_field_name("name"))] = value
     return consts
 

@@ -14,7 +14,7 @@ import re
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import SIGNATURES, Unresolved
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_types import describe_change
 
-DESTRUCTIVE_SQL_RE = re.compile(r"\b(DROP\s+(?:TABLE|COLUMN|SCHEMA|TYPE|VIEW|MATERIALIZED\s+VIEW)|DELETE\s+FROM|"
+DESTRUCTIVE_SQL_RE = re.compile(r"\b(DROP\s+(?:TABLE|COLUMN|SCHEMA|TYPE)|DELETE\s+FROM|"
                                 r"TRUNCATE|ALTER\s+COLUMN\s+\S+\s+(?:SET\s+DATA\s+)?TYPE)\b", re.I)
 SQL_RESOURCE_RE = re.compile(r"[\w./\\-]+\.p?sql\b", re.I)
 
@@ -126,6 +126,12 @@ def _describe(op):
     return kind
 
 
+def _rename_text(op):
+    what = RENAMES[op.kind]
+    on = " of table %s" % _shown(op.get("table")) if op.kind == "RenameColumn" else ""
+    return "%s %s%s to %s" % (what, _shown(op.get("name")), on, _shown(op.get("newName")))
+
+
 def _check_rename(names, up_op, down_ops):
     old, new = up_op.get("name"), up_op.get("newName")
     same_kind = [d for d in down_ops if d.kind == up_op.kind]
@@ -134,19 +140,20 @@ def _check_rename(names, up_op, down_ops):
                                                           names.same("table", down.get("table"), up_op.get("table"))):
             if names.same("name", down.get("newName"), old):
                 return None
-            return finding("error", "wrong_inverse", "Up() renames %s, but Down() renames %s to %s instead of back to %s."
-                           % (_describe(up_op), _shown(new), _shown(down.get("newName")), _shown(old)), down)
-    return finding("error", "no_inverse", "Up() renames %s and Down() never renames it back." % _describe(up_op), up_op)
+            return finding("error", "wrong_inverse", "Up() renames %s, but Down() renames it to %s instead of back "
+                           "to %s." % (_rename_text(up_op), _shown(down.get("newName")), _shown(old)), down)
+    return finding("error", "no_inverse", "Up() renames %s and Down() never renames it back." % _rename_text(up_op),
+                   up_op)
 
 
 def _check_alter_column(names, up_op, down_ops):
     down = next((d for d in down_ops if d.kind == "AlterColumn" and _matches(names, up_op, d, ("name", "table"))), None)
     if down is None:
         if any(d.kind == "DropColumn" and _matches(names, up_op, d, ("name", "table")) for d in down_ops):
-            return [finding("error", "wrong_inverse", "Up() alters %s; Down() drops the column instead of altering it "
-                            "back." % _describe(up_op), up_op)]
-        return [finding("error", "no_inverse", "Up() alters %s (%s) and Down() never alters it back."
-                        % (_describe(up_op), _alter_summary(up_op)), up_op)]
+            return [finding("error", "wrong_inverse", "Up() alters column %s.%s; Down() drops the column instead of "
+                            "altering it back." % (_shown(up_op.get("table")), _shown(up_op.get("name"))), up_op)]
+        return [finding("error", "no_inverse", "Up() alters column %s.%s (%s) and Down() never alters it back."
+                        % (_shown(up_op.get("table")), _shown(up_op.get("name")), _alter_summary(up_op)), up_op)]
     problems = []
     column = "%s.%s" % (_shown(up_op.get("table")), _shown(up_op.get("name")))
     for new_key, old_key, label in (("type", "oldType", "type"), ("maxLength", "oldMaxLength", "max length"),
@@ -271,24 +278,32 @@ def _alter_losses(names, op, up_alters):
     return found
 
 
+def _main_file(cls):
+    """The file a reader opens to fix the class: where Up() is, else the part that is not the Designer."""
+    if cls.up.file:
+        return cls.up.file
+    return next((f for f in cls.files if not f.endswith(".Designer.cs")), cls.files[0])
+
+
 def lint_migration(cls):
     """Findings for one MigrationClass (any order; the caller sorts)."""
     found = []
+    main_file = _main_file(cls)
     up, down = cls.up, cls.down
     if not cls.migration_id:
         found.append(finding("error", "not_recognised", "Class %s derives from Migration but has no [Migration(\"...\")] "
                              "attribute (is its .Designer.cs missing?): EF Core does not see it, so neither "
-                             "'database update' nor a rollback ever runs it." % cls.full_name, file=cls.files[0], line=1))
+                             "'database update' nor a rollback ever runs it." % cls.full_name, file=main_file, line=1))
     for method in (up, down):
         if method.syntax_errors:
             found.append(finding("warning", "syntax", "%s() has C# the parser could not read (line %s): findings for "
                                  "it may be incomplete." % (method.name, ", ".join(map(str, sorted(
                                      set(method.syntax_errors))[:5]))), file=method.file, line=method.syntax_errors[0]))
     if not up.present:
-        found.append(finding("error", "missing_up", "No Up() method.", file=cls.files[0], line=1))
+        found.append(finding("error", "missing_up", "No Up() method.", file=main_file, line=1))
     if not down.present:
         found.append(finding("error", "missing_down", "No Down() method: EF's default Down() throws, so this migration "
-                             "cannot be rolled back.", file=cls.files[0], line=1))
+                             "cannot be rolled back.", file=main_file, line=1))
         return found
     if down.throws:
         found.append(finding("error", "irreversible", "Down() throws (%s): this migration cannot be rolled back."
@@ -338,6 +353,8 @@ def _check_up_operation(names, op, down):
         return []
     if kind in TABLE_SCOPED_DROPS and _recreated_with_table(names, op, down):
         return []
+    if kind in ("CreateIndex", "AddForeignKey", "AddUniqueConstraint") and _columns_dropped(names, op, down):
+        return []  # PostgreSQL drops an index or constraint with the last of its columns
     if kind in LEFT_BEHIND_IS_WARNING:
         return [finding("warning", "left_behind", "Up() runs %s and Down() has no %s: the schema stays after a "
                         "rollback (EF never scaffolds DropSchema; harmless when the schema is shared)."
@@ -353,6 +370,16 @@ def _check_up_operation(names, op, down):
 def _dropped_with_table(names, op, down):
     table = _table_of(op)
     return isinstance(table, str) and any(d.kind == "DropTable" and names.same("table", d.get("name"), table) for d in down.operations)
+
+
+def _columns_dropped(names, op, down):
+    columns = op.get("columns")
+    columns = [columns] if isinstance(columns, str) else columns
+    if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
+        return False
+    dropped = {d.get("name") for d in down.operations
+               if d.kind == "DropColumn" and names.same("table", d.get("table"), op.get("table"))}
+    return set(columns) <= dropped
 
 
 def _recreated_with_table(names, op, down):

@@ -1,0 +1,220 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Almafrica platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: ef_migration_lint
+short_description: Check statically that every EF Core migration has a working Down()
+version_added: 1.0.0
+description:
+  - Reads an EF Core migrations folder tree (C(*.cs)) with a real C# parser (tree-sitter) and checks, for each
+    migration, that its C(Down()) undoes its C(Up()). No database and no .NET SDK are needed.
+  - Errors (the rollback cannot run, or does not restore the schema) are C(not_recognised) (no
+    C([Migration("...")]) attribute, usually a missing C(.Designer.cs), so EF never runs the migration),
+    C(missing_down), C(empty_down), C(irreversible) (C(Down()) throws), C(no_inverse) (an C(Up()) operation such as
+    CreateTable, AddColumn, CreateIndex, AddForeignKey, RenameColumn, AlterColumn, InsertData has no matching
+    operation in C(Down())), C(wrong_inverse) (C(Down()) renames a column to another name, or restores a column
+    with another type, length or nullability than it had before C(Up())) and C(duplicate_id).
+  - Warnings are C(data_loss) (C(Down()) drops a table or column, narrows a column type, or runs destructive raw
+    SQL), C(drops_unrelated), C(not_null), C(left_behind) (EnsureSchema, PostgreSQL extensions), C(syntax) and
+    C(sql_unverified) when C(Up()) runs raw SQL and C(Down()) runs none.
+  - Infos say what cannot be verified statically (raw SQL in both methods, helpers that receive the
+    MigrationBuilder, names computed at run time); check those with a round trip on a scratch database.
+  - Migrations are grouped by their C([DbContext(typeof(X))]) attribute, so a tree holding several contexts is
+    linted in one run.
+author:
+  - Almafrica platform team (@almafrica)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - The module only reads files; check mode runs the same checks.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+    details:
+      - Nothing is changed, so there is no diff.
+options:
+  path:
+    description:
+      - Folder holding the migrations (searched recursively; C(bin) and C(obj) are skipped). May hold several
+        DbContexts' migrations and raw SQL resources (C(*.sql), C(*.psql)).
+    type: path
+    required: true
+  since:
+    description:
+      - Lint only migrations after this one (ordinal MigrationId order, as EF), for example the last migration of
+        the released version, so that only new migrations are checked. A full MigrationId or a migration name
+        present in the folder. Migrations that EF does not recognise are always linted.
+    type: str
+  fail_on:
+    description:
+      - The task fails when a linted, not ignored migration has a finding of this severity or above.
+    type: str
+    choices: [ error, warning ]
+    default: error
+  ignore:
+    description:
+      - Migrations whose findings are reported but do not count, each with the reason (for example an
+        intentionally irreversible data migration).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      id:
+        description:
+          - The MigrationId, or the migration name when unambiguous.
+        type: str
+        required: true
+      reason:
+        description:
+          - Why this migration's findings are accepted; returned with the result.
+        type: str
+        required: true
+requirements:
+  - tree-sitter
+  - tree-sitter-c-sharp
+notes:
+  - A static check cannot tell what raw SQL does; the round trip (apply, roll back, compare schema fingerprints)
+    proves it on a real database.
+seealso:
+  - module: almafrica.rollback.ef_migration_state
+'''
+
+EXAMPLES = r'''
+- name: Every migration of the application must roll back
+  almafrica.rollback.ef_migration_lint:
+    path: "{{ app_checkout }}/src/Almafrica.Api/Data/Migrations"
+
+- name: Check only the migrations added since the last release, warnings included
+  almafrica.rollback.ef_migration_lint:
+    path: "{{ app_checkout }}/src/Almafrica.Api/Data/Migrations"
+    since: 20260310140000_WidenOrderAmount
+    fail_on: warning
+    ignore:
+      - id: 20260404000000_SplitFarmerName
+        reason: One-way data migration, agreed in the change review; restore from backup instead.
+  register: lint
+
+- name: Show what a rollback would destroy
+  ansible.builtin.debug:
+    msg: "{{ lint.migrations | map(attribute='findings') | flatten | selectattr('kind', 'equalto', 'data_loss')
+             | map(attribute='message') | list }}"
+'''
+
+RETURN = r'''
+migrations:
+  description:
+    - One entry per migration class found, in MigrationId order. C(linted) is false for migrations at or before
+      O(since). C(findings) are sorted by severity; each has C(severity), C(kind), C(message), C(file) (relative to
+      O(path)) and C(line).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: 20260301100000_AddOrderStatus
+      name: AddOrderStatus
+      class: Almafrica.Api.Data.Migrations.AddOrderStatus
+      context: AlmafricaDbContext
+      recognised: true
+      files: [20260301100000_AddOrderStatus.Designer.cs, 20260301100000_AddOrderStatus.cs]
+      operations: {up: 2, down: 2}
+      linted: true
+      ignored: false
+      counts: {error: 0, warning: 1, info: 0}
+      findings:
+        - {severity: warning, kind: data_loss, message: "Down() drops column Orders.Status: its values are lost.",
+           file: 20260301100000_AddOrderStatus.cs, line: 33}
+counts:
+  description: Migrations found, linted, skipped (O(since)) and ignored, and findings per severity over the linted,
+    not ignored migrations.
+  returned: always
+  type: dict
+  sample: {migrations: 5, linted: 5, skipped: 0, ignored: 0, error: 0, warning: 6, info: 0}
+contexts:
+  description: MigrationIds per DbContext (C((no DbContext attribute)) for classes without one).
+  returned: always
+  type: dict
+  sample: {AlmafricaDbContext: [20260201120000_InitialCreate, 20260210123456_AddFarmerPhoneNumber]}
+since:
+  description: O(since) resolved to a full MigrationId.
+  returned: always
+  type: str
+  sample: 20260310140000_WidenOrderAmount
+sql_resources:
+  description: Raw SQL files (C(*.sql), C(*.psql)) found in the folder tree, relative to O(path).
+  returned: always
+  type: list
+  elements: str
+  sample: [Scripts/farmer_search.psql]
+unused_ignores:
+  description: Entries of O(ignore) that match no migration of the folder (probably stale).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+duration:
+  description: Seconds the lint took.
+  returned: always
+  type: float
+  sample: 0.31
+'''
+
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.almafrica.rollback.plugins.module_utils import ef_csharp
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint import (
+    LintError, failing_summary, lint_folder, reaches)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            since=dict(type="str"),
+            fail_on=dict(type="str", choices=["error", "warning"], default="error"),
+            ignore=dict(type="list", elements="dict", default=[], options=dict(
+                id=dict(type="str", required=True),
+                reason=dict(type="str", required=True),
+            )),
+        ),
+        supports_check_mode=True,
+    )
+    result = dict(changed=False, migrations=[], counts={}, contexts={}, since=None, sql_resources=[],
+                  unused_ignores=[], duration=0.0)
+    if not ef_csharp.HAS_TREE_SITTER:
+        module.fail_json(msg=missing_required_lib("tree-sitter and tree-sitter-c-sharp"),
+                         exception=str(ef_csharp.TREE_SITTER_IMPORT_ERROR), **result)
+    params = module.params
+    started = time.monotonic()
+    try:
+        linted = lint_folder(params["path"], since=params["since"], ignore=params["ignore"])
+    except LintError as exc:
+        module.fail_json(msg=str(exc), **result)
+    except (OSError, UnicodeDecodeError) as exc:
+        module.fail_json(msg="Cannot read the migrations under %s: %s" % (params["path"], exc), **result)
+    except Exception as exc:  # pragma: no cover - a parser bug must still say where it happened
+        module.fail_json(msg="Unexpected error while linting %s: %s" % (params["path"], exc),
+                         exception=traceback.format_exc(), **result)
+    result.update(linted)
+    result["duration"] = round(time.monotonic() - started, 3)
+    for stale in linted["unused_ignores"]:
+        module.warn("ignore entry %s matches no migration under %s" % (stale, params["path"]))
+
+    counts = linted["counts"]
+    if reaches(counts, params["fail_on"]):
+        lines = failing_summary(linted, params["fail_on"])
+        module.fail_json(msg="%d error(s), %d warning(s) in %d linted migration(s) under %s (fail_on=%s):\n%s"
+                         % (counts["error"], counts["warning"], counts["linted"], params["path"], params["fail_on"],
+                            "\n".join(lines)), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
