@@ -1,0 +1,356 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Almafrica platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Coolify v4 API client and the pure logic of deploying an image tag (documented in the ``coolify`` fragment).
+
+Facts it relies on (Coolify 4.3.11, openapi.yaml + controllers):
+
+* ``tag`` on ``/deploy`` is a resource label, not an image tag: to run image tag X, PATCH the application's
+  ``docker_registry_image_tag`` then ``POST /deploy?uuid=`` (GET before 4.2: fall back on 405).
+  ``force`` is read by PHP as a truthy string, so it is sent only when true.
+* Deployment statuses: ``queued``/``in_progress`` pending, ``finished`` success, ``failed``/``cancelled-by-user``.
+* "Deployment already queued" comes with a deployment_uuid that was never stored (404): find the real one in
+  ``GET /deployments/applications/{uuid}`` (``{count, deployments}``, newest first).
+* Errors: 401 ``Unauthenticated.``, 403 missing ability or API disabled, 404, 422 ``{message, errors}``,
+  429 with ``Retry-After``. 429, 5xx and connection errors are retried with backoff.
+"""
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import socket
+import time
+
+from http.client import HTTPException
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode
+
+from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.urls import open_url
+
+PENDING_STATUSES = ("queued", "in_progress")
+SUCCESS_STATUSES = ("finished",)
+FAILURE_STATUSES = ("failed", "cancelled-by-user")
+ALREADY_QUEUED = "already queued"
+TRANSIENT_HTTP = (500, 502, 503, 504)
+MAX_RETRY_AFTER = 300.0
+SECRET_KEY_PATTERN = re.compile(r"pass|secret|token|key|connection|credential", re.IGNORECASE)
+
+
+def coolify_argument_spec():
+    """API options, as documented in ``almafrica.rollback.coolify``."""
+    return dict(
+        api_url=dict(type="str", required=True, fallback=(env_fallback, ["COOLIFY_API_URL"])),
+        api_token=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["COOLIFY_API_TOKEN"])),
+        validate_certs=dict(type="bool", default=True),
+        request_timeout=dict(type="float", default=30.0),
+        request_retries=dict(type="int", default=5),
+    )
+
+
+class CoolifyError(Exception):
+    """A failed API call; ``str()`` says what failed and what to check. Never holds the token."""
+
+    def __init__(self, msg, status=None, message=None, body=None):
+        super(CoolifyError, self).__init__(msg)
+        self.status = status
+        self.message = message
+        self.body = body
+
+
+# -- pure logic ---------------------------------------------------------------------------------
+def normalize_api_url(url):
+    """Base URL of the instance: ``https://host`` from ``https://host/``, ``https://host/api/v1`` or ``.../api``."""
+    url = (url or "").strip().rstrip("/")
+    for suffix in ("/api/v1", "/api"):
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+    if not re.match(r"^https?://[^/]+", url):
+        raise ValueError("api_url must be an http(s) URL of the Coolify instance, e.g. http://127.0.0.1:8000; got %r"
+                         % url)
+    return url
+
+
+def parse_retry_after(value, now=None):
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None when absent or unreadable.
+
+    Negative values become 0; huge ones are capped at MAX_RETRY_AFTER.
+    """
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def backoff_delay(attempt, base=0.5, cap=30.0):
+    """Exponential backoff before retry number ``attempt`` (1-based): base, 2*base, 4*base ... capped."""
+    return min(cap, base * (2 ** max(attempt - 1, 0)))
+
+
+def classify_deployment_status(status):
+    """``pending``, ``success``, ``failure`` or ``unknown`` for a Coolify deployment status."""
+    status = (status or "").strip().lower()
+    if status in PENDING_STATUSES:
+        return "pending"
+    if status in SUCCESS_STATUSES:
+        return "success"
+    if status in FAILURE_STATUSES:
+        return "failure"
+    return "unknown"
+
+
+def application_is_running(status):
+    """True for ``running:<health>`` application statuses (``running:healthy``, ``running:unknown`` ...)."""
+    return (status or "").split(":", 1)[0].strip().lower() == "running"
+
+
+def is_already_queued(message):
+    return ALREADY_QUEUED in (message or "").lower()
+
+
+def explain_http_error(status, method, path, message, errors=None, ability=None):
+    """A failure message that says what happened and what to check."""
+    what = "%s %s" % (method, path)
+    said = message or "no message"
+    if status == 401:
+        return ("Coolify rejected the API token on %s (401 %s): check api_token - it must be a current token of this "
+                "Coolify instance (Keys & Tokens > API tokens), not revoked or expired." % (what, said))
+    if status == 403:
+        if "disabled" in said.lower():
+            return ("The Coolify API is disabled on this instance (403 %s): enable it in Settings > Advanced "
+                    "(API access), or ask an instance admin." % said)
+        if "not allowed to access" in said.lower():
+            return ("Coolify refuses API calls from this host (403 %s): add the runner's address to the allowed IPs "
+                    "in Settings > Advanced." % said)
+        need = ability or "the required"
+        return ("The API token may not do %s (403 %s): create a token with the '%s' ability (or 'root'); "
+                "a team member's token is limited to read." % (what, said, need))
+    if status == 404:
+        return ("Coolify found nothing at %s (404 %s): check application_uuid (the application's UUID, shown in its "
+                "Coolify URL .../application/<uuid>) and that the token belongs to the team that owns it."
+                % (what, said))
+    if status == 422:
+        detail = "; ".join("%s: %s" % (k, ", ".join(v) if isinstance(v, list) else v)
+                           for k, v in sorted((errors or {}).items()))
+        return "Coolify refused %s (422 %s)%s." % (what, said, ": " + detail if detail else "")
+    if status == 429:
+        return "Coolify kept rate-limiting %s (429 %s): retry later or raise the instance's API rate limit." % (
+            what, said)
+    if status is not None and status >= 500:
+        return "Coolify failed on %s (%d %s): see the Coolify logs (docker logs coolify)." % (what, status, said)
+    return "Coolify answered %s with %s %s." % (what, status, said)
+
+
+def deployment_log_lines(logs, limit=50):
+    """Readable lines from a deployment's ``logs`` (Coolify stores a JSON list of {output, type, hidden})."""
+    if not logs:
+        return []
+    try:
+        entries = json.loads(logs) if isinstance(logs, str) else logs
+    except ValueError:
+        return [line for line in str(logs).splitlines() if line.strip()][-limit:]
+    lines = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("hidden"):
+            continue
+        for line in str(entry.get("output") or "").splitlines():
+            if line.strip():
+                lines.append(("[stderr] " if entry.get("type") == "stderr" else "") + line)
+    return lines[-limit:]
+
+
+def _env_text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def env_mismatches(envs, expected):
+    """Compare Coolify envs (``GET /applications/{uuid}/envs``) with ``expected`` {key: value}.
+
+    Returns (problems, hidden_keys): readable mismatch descriptions, and the expected keys whose values Coolify
+    hid (token without ``read:sensitive``). Preview envs are ignored. Values of keys that look secret are never shown.
+    """
+    actual = {}
+    hidden = set()
+    for env in envs or []:
+        if not isinstance(env, dict) or env.get("is_preview"):
+            continue
+        key = env.get("key")
+        if "value" not in env and "real_value" not in env:
+            hidden.add(key)
+            continue
+        actual[key] = env.get("value", env.get("real_value"))
+    problems = []
+    hidden_keys = []
+    for key in sorted(expected or {}):
+        want = _env_text(expected[key])
+        if key in hidden:
+            hidden_keys.append(key)
+        elif key not in actual:
+            problems.append("%s is not set (expected %r)" % (key, want))
+        elif _env_text(actual[key]) != want:
+            if SECRET_KEY_PATTERN.search(key):
+                problems.append("%s differs from the expected value" % key)
+            else:
+                problems.append("%s is %r (expected %r)" % (key, _env_text(actual[key]), want))
+    return problems, hidden_keys
+
+
+def deployment_convergence(latest, image_tag):
+    """Whether an application configured with ``image_tag`` (and running) actually runs it, judged from its newest
+    deployment: ``converged``, ``pending`` (a deployment of it is under way) or ``stale`` (deploy again).
+
+    No deployment at all counts as converged (the application was created with that tag). Coolify leaves
+    ``docker_registry_image_tag`` empty on ordinary deployments; then only the status decides.
+    """
+    if not latest:
+        return "converged"
+    tag = latest.get("docker_registry_image_tag")
+    if tag and tag != image_tag:
+        return "stale"
+    state = classify_deployment_status(latest.get("status"))
+    if state == "pending":
+        return "pending"
+    return "converged" if state == "success" else "stale"
+
+
+def pick_deployment(deployments, image_tag):
+    """The deployment of ``image_tag`` to follow when Coolify gave no usable id: newest pending one, else newest.
+
+    ``deployments`` is newest first; entries without a tag (Coolify's ordinary deployments) may be it too.
+    """
+    same_tag = [d for d in deployments or []
+                if isinstance(d, dict) and d.get("docker_registry_image_tag") in (image_tag, None, "")]
+    for dep in same_tag:
+        if classify_deployment_status(dep.get("status")) == "pending":
+            return dep
+    return same_tag[0] if same_tag else None
+
+
+# -- the client ---------------------------------------------------------------------------------
+class CoolifyClient:
+    """Bearer-authenticated JSON client with retries; ``attempts`` counts every HTTP attempt made."""
+
+    def __init__(self, api_url, token, validate_certs=True, request_timeout=30.0, retries=5, deadline=None,
+                 sleep=time.sleep, clock=time.monotonic):
+        self.base = normalize_api_url(api_url)
+        self._token = token
+        self.validate_certs = validate_certs
+        self.request_timeout = request_timeout
+        self.retries = retries
+        self.deadline = deadline
+        self._sleep = sleep
+        self._clock = clock
+        self.attempts = 0
+        self.retried = []  # (method, path, reason) of each retry, for the result
+
+    def _open(self, method, path, query, body):
+        url = self.base + path + ("?" + urlencode(query) if query else "")
+        headers = {"Authorization": "Bearer " + self._token, "Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        return open_url(url, method=method, data=data, headers=headers, validate_certs=self.validate_certs,
+                        timeout=self.request_timeout, follow_redirects="none", http_agent="almafrica.rollback")
+
+    @staticmethod
+    def _decode(raw):
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    def request(self, method, path, query=None, body=None, ability=None, allow=()):
+        """(status, data) of a successful call (or of a status in ``allow``); raises CoolifyError otherwise."""
+        attempt = 0
+        while True:
+            attempt += 1
+            self.attempts += 1
+            delay = None
+            try:
+                resp = self._open(method, path, query, body)
+                return resp.getcode(), self._decode(resp.read())
+            except HTTPError as exc:
+                data = self._decode(exc.read() if exc.fp is not None else b"")
+                message = data.get("message") if isinstance(data, dict) else (data or exc.reason)
+                if exc.code in allow:
+                    return exc.code, data
+                if exc.code == 429:
+                    delay = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
+                    delay = backoff_delay(attempt) if delay is None else delay
+                elif exc.code not in TRANSIENT_HTTP:
+                    errors = data.get("errors") if isinstance(data, dict) else None
+                    raise CoolifyError(explain_http_error(exc.code, method, path, message, errors, ability),
+                                       status=exc.code, message=message, body=data)
+                failure = CoolifyError(explain_http_error(exc.code, method, path, message, ability=ability),
+                                       status=exc.code, message=message, body=data)
+                reason = "HTTP %d" % exc.code
+            except (URLError, HTTPException, socket.timeout, ConnectionError, OSError) as exc:
+                cause = getattr(exc, "reason", None) or exc
+                failure = CoolifyError("Cannot reach Coolify at %s (%s %s: %s): check api_url, that Coolify is up and "
+                                       "that this host can reach it." % (self.base, method, path, cause))
+                reason = type(cause).__name__
+            if delay is None:
+                delay = backoff_delay(attempt)
+            if attempt > self.retries:
+                raise CoolifyError("%s Gave up after %d attempts." % (failure, attempt), status=failure.status,
+                                   message=failure.message, body=failure.body)
+            if self.deadline is not None and self._clock() + delay > self.deadline:
+                raise CoolifyError("%s Retrying in %.0f s would pass the timeout." % (failure, delay),
+                                   status=failure.status, message=failure.message, body=failure.body)
+            self.retried.append("%s %s: %s, retried after %.1f s" % (method, path, reason, delay))
+            self._sleep(delay)
+
+    # -- endpoints ----------------------------------------------------------------------------
+    def version(self):
+        return str(self.request("GET", "/api/v1/version", ability="read")[1]).strip()
+
+    def application(self, uuid):
+        return self.request("GET", "/api/v1/applications/%s" % uuid, ability="read")[1]
+
+    def envs(self, uuid):
+        return self.request("GET", "/api/v1/applications/%s/envs" % uuid, ability="read")[1]
+
+    def update_application(self, uuid, fields):
+        return self.request("PATCH", "/api/v1/applications/%s" % uuid, body=fields, ability="write")[1]
+
+    def deploy(self, uuid, force=False):
+        """The first entry of ``deployments`` of POST /deploy (GET on 405, Coolify before 4.2)."""
+        query = {"uuid": uuid}
+        if force:  # PHP reads any non-empty string as true: never send force=false
+            query["force"] = "true"
+        status, data = self.request("POST", "/api/v1/deploy", query=query, ability="deploy", allow=(405,))
+        if status == 405:
+            status, data = self.request("GET", "/api/v1/deploy", query=query, ability="deploy")
+        deployments = data.get("deployments") if isinstance(data, dict) else None
+        if not deployments:
+            raise CoolifyError("Coolify queued no deployment for %s: it answered %s" % (uuid, json.dumps(data)[:300]))
+        return deployments[0]
+
+    def deployment(self, deployment_uuid):
+        return self.request("GET", "/api/v1/deployments/%s" % deployment_uuid, ability="read")[1]
+
+    def application_deployments(self, uuid, take=10):
+        data = self.request("GET", "/api/v1/deployments/applications/%s" % uuid, query={"take": take},
+                            ability="read")[1]
+        if isinstance(data, dict):
+            return data.get("deployments") or []
+        return data if isinstance(data, list) else []
