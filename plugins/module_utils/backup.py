@@ -1,0 +1,311 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Almafrica platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure logic of ``pg_backup``: names, pg_dump/pg_restore argv, TOC checks, manifests, retention.
+
+Nothing here runs a process or touches PostgreSQL; ``backup_archive`` does, with these pieces.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+
+FORMATS = ("custom", "directory", "tar", "plain")
+VERIFY_LEVELS = ("full", "toc", "restore")
+EXTENSIONS = {"custom": ".dump", "directory": "", "tar": ".tar", "plain": ".sql"}
+MANIFEST_TOOL = "almafrica.rollback.pg_backup"
+MANIFEST_VERSION = 1
+DEFAULT_PREFIX = "backup_before_rollback_"
+TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
+_TIMESTAMP_SUFFIX = re.compile(r"_\d{8}_\d{6}$")
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+class BackupError(Exception):
+    """A backup could not be made, verified, found or restored; the message says what and why."""
+
+
+# -- names --------------------------------------------------------------------------------------------
+
+def default_name(dbname, now):
+    """``backup_before_rollback_<db>_<UTC yyyymmdd_HHMMSS>``, the database name made safe for a file name."""
+    return "%s%s_%s" % (DEFAULT_PREFIX, _UNSAFE_NAME_CHARS.sub("_", dbname), now.strftime(TIMESTAMP_FORMAT))
+
+
+def check_name(name):
+    """Refuse names that would escape ``dest`` or hide the backup; returns the name."""
+    if not name or "/" in name or "\0" in name or name.startswith(".") or name in ("..",):
+        raise BackupError("Invalid backup name %r: a file stem without '/', not starting with '.'." % (name,))
+    return name
+
+
+def backup_filename(name, fmt, compress):
+    """File (or directory) name of a backup: ``<name>.dump``, ``.tar``, ``.sql`` / ``.sql.gz``, or ``<name>/``."""
+    ext = EXTENSIONS[fmt]
+    if fmt == "plain" and compress:
+        ext += ".gz"
+    return name + ext
+
+
+def manifest_filename(name):
+    return name + ".json"
+
+
+def series_prefix(name):
+    """The stem prefix shared by a series of backups: the name without its ``_yyyymmdd_HHMMSS`` suffix."""
+    return _TIMESTAMP_SUFFIX.sub("", name)
+
+
+def in_series(name, prefix):
+    """True for ``prefix`` itself and ``prefix_<yyyymmdd_HHMMSS>``."""
+    return name == prefix or (name.startswith(prefix) and _TIMESTAMP_SUFFIX.fullmatch(name[len(prefix):]) is not None)
+
+
+def expired_backups(manifests, prefix, keep):
+    """Manifests of the series ``prefix`` beyond the ``keep`` newest (newest by ``finished``, then name).
+
+    ``keep`` 0 keeps everything. Only manifests written by pg_backup count: nothing else is ever deleted.
+    """
+    if not keep:
+        return []
+    series = [m for m in manifests if m.get("tool") == MANIFEST_TOOL and in_series(m.get("name", ""), prefix)]
+    series.sort(key=lambda m: (m.get("finished", ""), m["name"]), reverse=True)
+    return series[keep:]
+
+
+# -- argv ---------------------------------------------------------------------------------------------
+
+def libpq_conninfo(**params):
+    """A libpq conninfo string (``dbname='x'``): values quoted, so any database name is taken literally."""
+    def quote(value):
+        return "'%s'" % str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return " ".join("%s=%s" % (k, quote(v)) for k, v in params.items())
+
+
+def passfile_line(password):
+    """A ``.pgpass`` line matching any host, port, database and user (the file serves one run only)."""
+    return "*:*:*:*:%s\n" % password.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def dump_argv(pg_dump, fmt, path, compress, jobs=1, snapshot=None, lock_wait_timeout=None):
+    """pg_dump's argv. Connection settings (and the password file) come from the environment."""
+    argv = [pg_dump, "--no-password", "--format=%s" % fmt, "--file=%s" % path]
+    if fmt != "tar":  # pg_dump cannot compress tar archives
+        argv.append("--compress=%d" % compress)
+    if fmt == "directory" and jobs > 1:
+        argv.append("--jobs=%d" % jobs)
+    if fmt == "plain":
+        # so that the script, like pg_restore --clean, can be replayed over the existing database
+        argv += ["--clean", "--if-exists"]
+    if snapshot:
+        argv.append("--snapshot=%s" % snapshot)
+    if lock_wait_timeout:
+        argv.append("--lock-wait-timeout=%s" % lock_wait_timeout)
+    return argv
+
+
+def restore_argv(pg_restore, path, dbname, clean, jobs=1):
+    """pg_restore's argv: stop on the first error; one transaction unless parallel (``jobs`` > 1)."""
+    argv = [pg_restore, "--no-password", "--exit-on-error", "--dbname=%s" % libpq_conninfo(dbname=dbname)]
+    argv.append("--jobs=%d" % jobs if jobs > 1 else "--single-transaction")
+    if clean:
+        argv += ["--clean", "--if-exists"]
+    argv.append(path)
+    return argv
+
+
+def psql_restore_argv(psql, dbname):
+    """psql's argv to replay a plain-format backup (read from stdin) in one transaction, stopping on error."""
+    return [psql, "--no-password", "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
+            "--output=/dev/null", "--dbname=%s" % libpq_conninfo(dbname=dbname), "--file=-"]
+
+
+def pg_tool_major(version_output):
+    """``pg_dump (PostgreSQL) 15.18 (Debian ...)`` -> (15, "15.18")."""
+    m = re.search(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?", version_output or "")
+    if not m:
+        raise BackupError("Cannot tell the version of %r." % (version_output or "").strip())
+    return int(m.group(1)), m.group(0).split()[-1]
+
+
+# -- table of contents ----------------------------------------------------------------------------------
+
+_TOC_LINE = re.compile(r"^(\d+); (\d+) (\d+) (.*)$")
+
+
+def parse_toc(text):
+    """``pg_restore --list`` output -> ``[(line, tableoid, oid, rest)]`` (comment lines dropped)."""
+    entries = []
+    for line in text.splitlines():
+        m = _TOC_LINE.match(line)
+        if m:
+            entries.append((line, int(m.group(2)), int(m.group(3)), m.group(4)))
+    return entries
+
+
+def _desc_is(rest, desc):
+    return rest.startswith(desc + " ")
+
+
+def table_data_oids(entries):
+    """OIDs of the tables that have a TABLE DATA entry (pg_dump gives those entries the table's OID)."""
+    return {oid for _line, _tableoid, oid, rest in entries if _desc_is(rest, "TABLE DATA")}
+
+
+def table_oids(entries):
+    return {oid for _line, _tableoid, oid, rest in entries
+            if _desc_is(rest, "TABLE") and not (_desc_is(rest, "TABLE DATA") or _desc_is(rest, "TABLE ATTACH"))}
+
+
+def missing_from_toc(entries, tables):
+    """Tables of the database the archive lacks: ``[qualified name]``.
+
+    ``tables``: ``[{"oid", "schema", "name", "has_data"}]`` read in the dump's snapshot. Every table needs a TABLE
+    entry; every table with storage (not partitioned parents) needs a TABLE DATA entry.
+    """
+    defined, with_data = table_oids(entries), table_data_oids(entries)
+    missing = []
+    for t in tables:
+        if t["oid"] not in defined:
+            missing.append("%s.%s (definition)" % (t["schema"], t["name"]))
+        elif t["has_data"] and t["oid"] not in with_data:
+            missing.append("%s.%s (data)" % (t["schema"], t["name"]))
+    return missing
+
+
+def split_toc_for_readers(entries, sizes, readers):
+    """Split a TOC into ``readers`` use-lists that together read every entry once, balancing the table data.
+
+    TABLE DATA entries go, largest first (``sizes``: table oid -> bytes), to the least loaded list; every other
+    entry goes to the first list. Returns a list of lists of TOC lines (fewer when there is little data).
+    """
+    readers = max(1, readers)
+    lists = [[] for _ in range(readers)]
+    load = [0] * readers
+    data = [e for e in entries if _desc_is(e[3], "TABLE DATA")]
+    data.sort(key=lambda e: sizes.get(e[2], 0), reverse=True)
+    for entry in data:
+        i = load.index(min(load))
+        lists[i].append(entry[0])
+        load[i] += sizes.get(entry[2], 0) or 1
+    lists[0].extend(e[0] for e in entries if not _desc_is(e[3], "TABLE DATA"))
+    return [lst for lst in lists if lst]
+
+
+# -- plain format -------------------------------------------------------------------------------------
+
+PLAIN_TRAILER = "-- PostgreSQL database dump complete"
+_COPY_START = re.compile(r'^COPY (.+?) (?:\(.*\) )?FROM stdin;$')
+_IDENT = re.compile(r'"((?:[^"]|"")*)"|([^".\s]+)')
+
+
+def parse_qualified_name(text):
+    """``public."Farmers"`` -> ("public", "Farmers"), as PostgreSQL reads it (bare names folded to lower case)."""
+    parts, pos = [], 0
+    while pos < len(text):
+        m = _IDENT.match(text, pos)
+        if not m:
+            raise ValueError("not a qualified name: %r" % text)
+        parts.append(m.group(1).replace('""', '"') if m.group(1) is not None else m.group(2).lower())
+        pos = m.end()
+        if pos < len(text):
+            if text[pos] != ".":
+                raise ValueError("not a qualified name: %r" % text)
+            pos += 1
+    if len(parts) != 2:
+        raise ValueError("not a schema-qualified name: %r" % text)
+    return tuple(parts)
+
+
+class PlainDumpScanner:
+    """Reads a plain-format dump line by line: which tables have data, and whether the dump is complete.
+
+    A plain dump is complete when every ``COPY ... FROM stdin;`` block ends with ``\\.`` and pg_dump's
+    trailer comment is present (it writes it last).
+    """
+
+    def __init__(self):
+        self.copied = set()
+        self.entries = 0
+        self.complete = False
+        self._in_copy = None
+        self.error = None
+
+    def feed(self, line):
+        line = line.rstrip("\n")
+        if self._in_copy is not None:
+            if line == "\\.":
+                self.copied.add(self._in_copy)
+                self._in_copy = None
+            return
+        if line.startswith("-- Name: ") or line.startswith("-- Data for Name: "):
+            self.entries += 1
+        m = _COPY_START.match(line)
+        if m:
+            try:
+                self._in_copy = parse_qualified_name(m.group(1))
+            except ValueError as exc:
+                self.error = str(exc)
+                self._in_copy = ("?", m.group(1))
+        elif line == PLAIN_TRAILER:
+            self.complete = True
+
+    def missing(self, tables):
+        """Like missing_from_toc, for a plain dump (matched by name: a script has no OIDs)."""
+        problems = []
+        if self._in_copy is not None:
+            problems.append("%s.%s (data cut off)" % self._in_copy)
+        if not self.complete:
+            problems.append("end of dump (the trailer %r is missing: the file is truncated)" % PLAIN_TRAILER)
+        for t in tables:
+            if t["has_data"] and (t["schema"], t["name"]) not in self.copied:
+                problems.append("%s.%s (data)" % (t["schema"], t["name"]))
+        return problems
+
+
+# -- checksums and manifests ------------------------------------------------------------------------------
+
+def combined_sha256(file_digests):
+    """One digest for a directory backup: SHA-256 of its ``sha256sum``-style listing, sorted by file name."""
+    listing = "".join("%s  %s\n" % (file_digests[name], name) for name in sorted(file_digests))
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
+def checksum_mismatch(manifest, size, sha256, files=None):
+    """What differs between a backup on disk and its manifest, or None when it matches."""
+    if manifest.get("tool") != MANIFEST_TOOL:
+        return "the manifest was not written by %s" % MANIFEST_TOOL
+    if files is not None and manifest.get("files") is not None:
+        expected = manifest["files"]
+        extra = sorted(set(files) - set(expected))
+        lost = sorted(set(expected) - set(files))
+        changed = sorted(n for n in set(files) & set(expected) if files[n] != expected[n])
+        parts = []
+        if lost:
+            parts.append("missing files: %s" % ", ".join(lost))
+        if extra:
+            parts.append("unexpected files: %s" % ", ".join(extra))
+        if changed:
+            parts.append("changed files: %s" % ", ".join(changed))
+        if parts:
+            return "; ".join(parts)
+    if manifest.get("size") != size:
+        return "size %s bytes, the manifest says %s" % (size, manifest.get("size"))
+    if manifest.get("sha256") != sha256:
+        return "SHA-256 %s, the manifest says %s" % (sha256, manifest.get("sha256"))
+    return None
+
+
+MANIFEST_KEYS = ("name", "file", "format", "compress", "jobs", "database", "host", "port", "user", "ef_migration",
+                 "ef_history_table", "pg_dump_version", "server_version", "size", "sha256", "files", "toc_entries",
+                 "tables", "verify", "snapshot", "started", "finished", "duration")
+
+
+def build_manifest(**fields):
+    """The JSON manifest written beside a backup (no password, no absolute path: it travels with the backup)."""
+    unknown = set(fields) - set(MANIFEST_KEYS)
+    if unknown:
+        raise ValueError("unknown manifest fields: %s" % ", ".join(sorted(unknown)))
+    manifest = {"tool": MANIFEST_TOOL, "manifest_version": MANIFEST_VERSION}
+    manifest.update((k, fields.get(k)) for k in MANIFEST_KEYS)
+    return manifest
