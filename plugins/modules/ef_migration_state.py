@@ -272,10 +272,9 @@ def run(module, result):
     except efdb.HistoryError as exc:
         module.fail_json(msg="Cannot read the EF history of %s: %s" % (describe_target(params), exc), **result)
     except psycopg2.errors.LockNotAvailable:
+        what = (params["history_table"], describe_target(params), params["lock_timeout"])
         module.fail_json(msg="%s in %s is locked (an application or tool is migrating): could not read it within "
-                             "lock_timeout (%s). Nothing was changed." % (params["history_table"],
-                                                                         describe_target(params),
-                                                                         params["lock_timeout"]), **result)
+                             "lock_timeout (%s). Nothing was changed." % what, **result)
     except psycopg2.Error as exc:
         reason = str(exc).strip()
         module.fail_json(msg="Cannot read %s in %s: %s" % (params["history_table"], describe_target(params), reason),

@@ -185,9 +185,10 @@ def test_concurrent_run_fails_fast_on_the_lock(pg, dbname, tmp_path):
     path = tmp_path / "slow.sql"
     path.write_text(slow)
     play = tmp_path / "slow.yml"
-    play.write_text(yaml.safe_dump([{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": [
-        {"almafrica.rollback.ef_migration_state": args(pg, dbname, target=V11, scripts=[str(path)],
-                                                      accept_data_loss=ACCEPT_V12)}]}]))
+    task = {"almafrica.rollback.ef_migration_state": args(pg, dbname, target=V11, scripts=[str(path)],
+                                                          accept_data_loss=ACCEPT_V12)}
+    play.write_text(yaml.safe_dump([{"hosts": "localhost", "connection": "local", "gather_facts": False,
+                                     "tasks": [task]}]))
     first = subprocess.Popen([os.path.join(BIN, "ansible-playbook"),
                               "-i", "localhost,", str(play)], env=ansible_env(), cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
