@@ -1,0 +1,61 @@
+"""ef_migration_lint through the real ansible-playbook: results, failure threshold, check mode, bad input."""
+from __future__ import annotations
+
+import os
+
+from stage.runner import run_module
+from stage import fixtures
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CS = os.path.join(os.path.dirname(HERE), "stage", "cs_migrations")
+ALMAFRICA = os.path.join(CS, "almafrica")
+BROKEN = os.path.join(CS, "broken")
+
+
+def test_staging_kit_folder_passes_with_its_data_loss_listed():
+    run = run_module("ef_migration_lint", {"path": ALMAFRICA})
+    assert not run.failed, run
+    assert not run.changed
+    assert [m["id"] for m in run["migrations"]] == list(fixtures.MIGRATIONS)
+    assert run["counts"] == {"migrations": 5, "linted": 5, "skipped": 0, "ignored": 0,
+                             "error": 0, "warning": 6, "info": 0}
+    assert run["contexts"] == {"AlmafricaDbContext": list(fixtures.MIGRATIONS)}
+
+
+def test_broken_folder_fails_naming_migrations_and_keeps_what_it_learned():
+    run = run_module("ef_migration_lint", {"path": BROKEN})
+    assert run.failed
+    msg = run["msg"]
+    assert "error(s)" in msg and "20260402000000_AddFarmerRegion [error missing_down]" in msg
+    assert len(run["migrations"]) == 15 and run["counts"]["error"] > 10
+
+
+def test_fail_on_warning_fails_on_data_loss_and_ignore_with_reasons_lets_it_pass():
+    strict = run_module("ef_migration_lint", {"path": ALMAFRICA, "fail_on": "warning"})
+    assert strict.failed and "Down() drops table Orders" in strict["msg"]
+    ignore = [{"id": m, "reason": "rollback data loss accepted"} for m in fixtures.MIGRATIONS]
+    accepted = run_module("ef_migration_lint", {"path": ALMAFRICA, "fail_on": "warning", "ignore": ignore})
+    assert not accepted.failed, accepted
+    assert all(m["ignored"] and m["ignore_reason"] == "rollback data loss accepted" for m in accepted["migrations"])
+
+
+def test_since_limits_the_check_to_new_migrations_in_check_mode_too():
+    args = {"path": BROKEN, "since": "20260413000000_Truncated"}
+    normal = run_module("ef_migration_lint", args)
+    checked = run_module("ef_migration_lint", args, check=True)
+    for run in (normal, checked):
+        # Only the newer migration and the unrecognised one (no MigrationId, so always linted) count.
+        assert run.failed and run["counts"]["linted"] == 2 and run["counts"]["skipped"] == 13
+        assert "AddFarmerEmail [error not_recognised]" in run["msg"] and "AddFarmerRegion" not in run["msg"]
+    assert normal["counts"] == checked["counts"]
+    clean = run_module("ef_migration_lint", {"path": ALMAFRICA, "since": "AddOrderStatus"}, check=True)
+    assert not clean.failed and clean["counts"]["linted"] == 1 and clean["since"] == "20260301100000_AddOrderStatus"
+
+
+def test_bad_input_fails_with_a_message_that_says_how_to_fix_it(tmp_path):
+    missing = run_module("ef_migration_lint", {"path": str(tmp_path / "nope")})
+    assert missing.failed and "does not exist" in missing["msg"]
+    unknown = run_module("ef_migration_lint", {"path": ALMAFRICA, "since": "NotAMigration"})
+    assert unknown.failed and "neither a MigrationId" in unknown["msg"]
+    no_reason = run_module("ef_migration_lint", {"path": ALMAFRICA, "ignore": [{"id": "InitialCreate"}]})
+    assert no_reason.failed and "reason" in no_reason["msg"]
