@@ -437,10 +437,11 @@ def _operation(call, func, arglist, rel_path, resolver):
             and node.parent.parent is not None and node.parent.parent.type == "invocation_expression":
         chained, _ = _method_name(node.parent)
         chained_args = _argument_values(resolver, node.parent.parent.child_by_field_name("arguments"),
-                                        ["key", "value"])
+                                        ["annotation_name", "annotation_value"])
         if chained in ("Annotation", "OldAnnotation"):
             (annotations if chained == "Annotation" else old_annotations).append(
-                (chained_args.get("key", chained_args.get("name")), chained_args.get("value")))
+                (chained_args.get("annotation_name", chained_args.get("name")),
+                 chained_args.get("annotation_value", chained_args.get("values"))))
         node = node.parent.parent
     return Operation(kind, args, call.start_point[0] + 1, _first_line(call), rel_path,
                      annotations, old_annotations, generic)

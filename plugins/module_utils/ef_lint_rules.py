@@ -267,7 +267,7 @@ def _alter_losses(names, op, up_alters):
                              % (column, _shown(current), _shown(target), reason), op))
     old_len = op.get("oldMaxLength") if op.get("oldMaxLength") is not None else (up_op.get("maxLength") if up_op else None)
     new_len = op.get("maxLength")
-    if isinstance(old_len, int) and isinstance(new_len, int) and new_len < old_len and verdict == "same":
+    if isinstance(old_len, int) and isinstance(new_len, int) and new_len < old_len and verdict in ("same", "unknown"):
         found.append(finding("warning", "data_loss", "Down() shortens column %s from %d to %d characters: longer "
                              "values are cut or make the rollback fail." % (column, old_len, new_len), op))
     was_nullable = op.get("oldNullable") if op.get("oldNullable") is not None else (
