@@ -122,10 +122,10 @@ def psql_restore_argv(psql, dbname):
 
 def pg_tool_major(version_output):
     """``pg_dump (PostgreSQL) 15.18 (Debian ...)`` -> (15, "15.18")."""
-    m = re.search(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?", version_output or "")
+    m = re.search(r"\(PostgreSQL\)\s+(\d+)(\S*)", version_output or "")
     if not m:
         raise BackupError("Cannot tell the version of %r." % (version_output or "").strip())
-    return int(m.group(1)), m.group(0).split()[-1]
+    return int(m.group(1)), m.group(1) + m.group(2)
 
 
 # -- table of contents ----------------------------------------------------------------------------------
@@ -177,7 +177,8 @@ def split_toc_for_readers(entries, sizes, readers):
     """Split a TOC into ``readers`` use-lists that together read every entry once, balancing the table data.
 
     TABLE DATA entries go, largest first (``sizes``: table oid -> bytes), to the least loaded list; every other
-    entry goes to the first list. Returns a list of lists of TOC lines (fewer when there is little data).
+    entry goes to the first list. Each list keeps the archive's order (pg_restore follows a use-list's order, and
+    reads a file front to back). Returns a list of lists of TOC lines (fewer when there is little data).
     """
     readers = max(1, readers)
     lists = [[] for _ in range(readers)]
@@ -189,7 +190,8 @@ def split_toc_for_readers(entries, sizes, readers):
         lists[i].append(entry[0])
         load[i] += sizes.get(entry[2], 0) or 1
     lists[0].extend(e[0] for e in entries if not _desc_is(e[3], "TABLE DATA"))
-    return [lst for lst in lists if lst]
+    position = {e[0]: i for i, e in enumerate(entries)}
+    return [sorted(lst, key=position.get) for lst in lists if lst]
 
 
 # -- plain format -------------------------------------------------------------------------------------
