@@ -251,7 +251,7 @@ def _check_down_destroys(names, up, down):
             match = DESTRUCTIVE_SQL_RE.search(op.get("sql"))
             if match:
                 found.append(finding("warning", "data_loss", "Down() raw SQL runs %s (%s): it may destroy data that "
-                                     "cannot be measured statically." % (match.group(0).upper(), _sql_text(op)), op))
+                                     "cannot be measured statically." % (" ".join(match.group(0).split()), _sql_text(op)), op))
     return found
 
 
