@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Static checks of one EF Core migration: does its Down() undo its Up(), and what does Down() destroy.
 
-``lint_migration(cls)`` takes a MigrationClass read by ef_csharp and returns its findings. A finding is ``{severity, kind, message, file, line}``; severities are
-``error`` (the rollback will not restore the schema, or cannot run), ``warning`` (data is destroyed, or
+``lint_migration(cls)`` takes a MigrationClass read by ef_csharp and returns its findings. A finding is
+``{severity, kind, message, file, line}``; severities are ``error`` (the rollback will not restore the schema, or cannot run), ``warning`` (data is destroyed, or
 something is left behind) and ``info`` (cannot be verified statically: check it with a real round trip).
 """
 from __future__ import annotations
