@@ -380,6 +380,11 @@ class Backup:
                       % (result["pg_dump_version"], result["server_version"], describe_target(p),
                          conn.server_version // 10000))
 
+        if os.path.exists(manifest_path) and not os.path.lexists(final):
+            other = _manifest_file(manifest_path)
+            if other and other != os.path.basename(final) and os.path.lexists(os.path.join(dest, other)):
+                self.fail("A backup named %s already exists in %s as %s (another format); choose another name."
+                          % (name, dest, other))
         if os.path.lexists(final):
             self.existing(final, manifest_path)
             conn.close()
@@ -609,6 +614,15 @@ class Backup:
         finally:
             if created:
                 bdb.drop_database(admin, target)
+
+
+def _manifest_file(manifest_path):
+    """The backup file a manifest names, or None when it is unreadable."""
+    try:
+        data = ba.read_manifest(manifest_path)
+    except (OSError, ValueError):
+        return None
+    return data.get("file") if isinstance(data, dict) else None
 
 
 def _listing(files):
