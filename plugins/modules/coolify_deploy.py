@@ -192,7 +192,6 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.coolify import 
     deployment_convergence,
     deployment_log_lines,
     env_mismatches,
-    is_already_queued,
     pick_deployment,
 )
 
@@ -224,7 +223,8 @@ def check_env(client, uuid, expected):
 def follow_deployment(module, client, uuid, started_dep, image_tag, deadline, result):
     """Poll until the deployment ends; falls back to the application's list when the id is unknown."""
     dep_uuid = started_dep.get("deployment_uuid")
-    use_list = not dep_uuid or is_already_queued(started_dep.get("message"))
+    # After "Deployment already queued" Coolify's id may not exist (404): then the application's list is used.
+    use_list = not dep_uuid
     interval = module.params["poll_interval"]
     while True:
         dep = None

@@ -269,8 +269,10 @@ class CoolifyServer:
     def application(self, uuid):
         return self.apps[uuid]
 
-    def requests_to(self, method, path_prefix):
-        return [r for r in self.requests if r["method"] == method and r["path"].startswith(path_prefix)]
+    def requests_to(self, method, path):
+        """Logged requests of ``method`` to ``path`` or below it (``/api/v1/deploy`` is not ``/deployments``)."""
+        below = path.rstrip("/") + "/"
+        return [r for r in self.requests if r["method"] == method and (r["path"] == path or r["path"].startswith(below))]
 
     def wait_idle(self, timeout=120):
         """Wait until no deployment is queued or in progress (tests: before asserting on the app)."""
