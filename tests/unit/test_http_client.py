@@ -1,0 +1,123 @@
+"""HttpClient against a real HTTP server on 127.0.0.1 (no network beyond loopback); waits are recorded, not slept."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ansible_collections.almafrica.rollback.plugins.module_utils.http import HttpClient, HttpError
+
+from stage.app import free_port
+
+TOKEN = "secret-token-0123456789"
+
+
+@pytest.fixture
+def server():
+    """Answers each request with the next (status, headers, body) of ``server.script`` (200 when empty)."""
+    seen, script = [], []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _answer(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            seen.append((self.command, self.path, self.headers.get("Authorization"), body))
+            status, headers, payload = script.pop(0) if script else (200, {}, {"ok": True})
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _answer
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    httpd.url = "http://127.0.0.1:%d" % httpd.server_address[1]
+    httpd.seen, httpd.script = seen, script
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def client(**kwargs):
+    sleeps = []
+    kwargs.setdefault("total_timeout", 60)
+    c = HttpClient(sleep=sleeps.append, bearer_token=TOKEN, **kwargs)
+    c.sleeps = sleeps
+    return c
+
+
+def test_429_waits_as_retry_after_says(server):
+    server.script.append((429, {"Retry-After": "3"}, {"message": "Too Many Attempts."}))
+    with client() as c:
+        response, data = c.request_json("GET", server.url + "/x")
+    assert (response.status_code, data) == (200, {"ok": True})
+    assert c.sleeps == [3.0]
+    assert c.attempts == 2
+
+
+def test_5xx_retried_with_backoff_for_reads(server):
+    server.script.extend([(500, {}, {}), (502, {}, {})])
+    with client(backoff_base=0.5) as c:
+        response = c.request("GET", server.url + "/x")
+    assert response.status_code == 200
+    assert c.sleeps == [0.5, 1.0]
+
+
+def test_5xx_on_a_write_is_returned_not_repeated(server):
+    server.script.append((500, {}, {"error": "boom"}))
+    with client() as c:
+        response = c.request("POST", server.url + "/x", json_body={"name": "n"})
+    assert response.status_code == 500
+    assert [s[0] for s in server.seen] == ["POST"]
+    assert json.loads(server.seen[0][3]) == {"name": "n"}
+
+
+def test_client_errors_are_returned_at_once(server):
+    server.script.append((404, {}, {"message": "Not found."}))
+    with client() as c:
+        assert c.request("GET", server.url + "/x").status_code == 404
+    assert len(server.seen) == 1
+
+
+def test_retries_are_bounded(server):
+    server.script.extend([(503, {}, {})] * 5)
+    with client(retries=2) as c:
+        response = c.request("GET", server.url + "/x")
+    assert response.status_code == 503
+    assert len(server.seen) == 3
+
+
+def test_a_wait_past_the_deadline_is_not_taken(server):
+    server.script.append((429, {"Retry-After": "120"}, {}))
+    with client(total_timeout=30) as c:
+        response = c.request("GET", server.url + "/x")
+    assert response.status_code == 429
+    assert c.sleeps == []
+
+
+def test_bearer_token_is_sent(server):
+    with client(headers={"Accept": "application/json"}) as c:
+        c.request("GET", server.url + "/x")
+        c.request("GET", server.url + "/y", bearer_token="other-token-abcdef")
+    assert [s[2] for s in server.seen] == ["Bearer " + TOKEN, "Bearer other-token-abcdef"]
+
+
+def test_connection_refused_is_retried_then_raised_without_the_token():
+    url = "http://127.0.0.1:%d/health?access_token=%s" % (free_port(), TOKEN)
+    with client(retries=3, backoff_base=0.1) as c:
+        with pytest.raises(HttpError) as err:
+            c.request("POST", url)
+    assert err.value.attempts == 4
+    assert c.sleeps == [0.1, 0.2, 0.4]
+    assert "connection refused" in str(err.value)
+    assert TOKEN not in str(err.value)
