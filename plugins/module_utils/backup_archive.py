@@ -235,8 +235,8 @@ class _Background(threading.Thread):
 def read_toc(runner, pg_restore, path):
     rc, out, err = runner.output([pg_restore, "--list", path])
     if rc != 0:
-        raise bk.BackupError(describe_exit("pg_restore --list", rc, err) + " (the archive's table of contents "
-                                           "is unreadable)")
+        raise bk.BackupError("%s (the archive's table of contents is unreadable)"
+                             % describe_exit("pg_restore --list", rc, err))
     return bk.parse_toc(out)
 
 

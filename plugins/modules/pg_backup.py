@@ -26,17 +26,19 @@ description:
   - The password reaches C(pg_dump), C(pg_restore) and C(psql) only through a temporary 0600 password file
     (C(PGPASSFILE)); it is in no command line and in no process environment.
 author:
-  - Almafrica platform team
+  - Almafrica platform team (@almafrica)
 extends_documentation_fragment:
   - almafrica.rollback.postgres
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Connects, reads the tables and the EF migration, checks an existing backup of the same O(name) against its
         manifest and reports the backup (or restore) it would make and the backups retention would delete.
         Nothing is dumped, restored, created or deleted.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - O(state=present) shows the backups of the series in O(dest) before and after (new one, deleted ones).
@@ -245,6 +247,11 @@ duration:
   returned: always
   type: float
   sample: 8.71
+timings:
+  description: Seconds spent dumping (C(pg_dump)) and verifying (reading back, checksumming) a new backup.
+  returned: when a new backup was made
+  type: dict
+  sample: {dump: 6.52, verify: 1.87}
 pg_dump_version:
   description: Version of the C(pg_dump) used (or recorded in the manifest).
   returned: success
@@ -419,7 +426,9 @@ class Backup:
         finally:
             snapshot.close()
         ba.restrict_modes(tmp)
+        dumped = time.monotonic()
         checked = self.verify(pg_restore, tmp, fmt, compress, tables, jobs, counts)
+        result["timings"] = {"dump": round(dumped - clock, 3), "verify": round(time.monotonic() - dumped, 3)}
         finished = _utc_now()
         result.update(size=checked["size"], sha256=checked["sha256"], toc_entries=checked["toc_entries"],
                       changed=True)
@@ -706,6 +715,7 @@ def main():
             run.cleanup()
         os.umask(old_umask)
     module.exit_json(**result)
+
 
 if __name__ == "__main__":
     main()
