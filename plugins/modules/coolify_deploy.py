@@ -249,7 +249,7 @@ def follow_deployment(module, client, uuid, started_dep, image_tag, deadline, re
             if state == "failure":
                 lines = deployment_log_lines(dep.get("logs"))
                 result["deployment_logs"] = lines
-                reason = [line for line in lines if line.startswith("[stderr]")][-3:] or lines[-3:]
+                reason = [line for line in lines if line.startswith("[stderr]")][-2:] or lines[-2:]
                 raise DeployFailed("Coolify deployment %s of %s ended %s%s" % (
                     dep_uuid, image_tag, dep.get("status"),
                     (": " + " | ".join(r.replace("[stderr] ", "") for r in reason)) if reason else

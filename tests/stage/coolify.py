@@ -358,13 +358,13 @@ class CoolifyServer:
             log("Rolling update completed.")
             return True
         app.status = "running:unhealthy" if proc.running else "exited:unhealthy"
-        log("New container is not healthy: %s" % last, "stderr")
         try:
             tail = (proc.log() or "").strip().splitlines()[-20:]
         except Exception:  # the log is a courtesy
             tail = []
         for line in tail:
-            log(line, "stderr")
+            log("container: " + line)
+        log("New container is not healthy: %s" % last, "stderr")
         log("Deployment failed. Removing the new version of your application.", "stderr")
         return False
 
