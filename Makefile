@@ -9,7 +9,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all deps system-deps collection test unit integration lint sanity rehearse demo bench clean
+.PHONY: all deps system-deps collection test unit integration lint sanity rehearse rehearse-failure bench clean
 
 all: deps
 
@@ -46,8 +46,15 @@ test: deps
 	$(BIN)/ansible-lint --offline
 	tools/sanity.sh
 
+# The main job: a full rollback rehearsal (molecule: create the staging kit, converge = the rollback playbook,
+# idempotence, verify, destroy), then the incident report it wrote.
 rehearse: deps
-	$(BIN)/python tools/demo.py
+	cd $(CURDIR) && $(BIN)/molecule test -s default
+	@echo; echo "Rehearsal report (reports/rehearsal):"; \
+	  report=$$(ls -t reports/rehearsal/*/*.md | tail -n 1); echo "$$report"; echo; cat "$$report"
+
+rehearse-failure: deps
+	cd $(CURDIR) && $(BIN)/molecule test -s deploy_failure
 
 bench: deps
 	$(BIN)/python bench/run.py

@@ -1,4 +1,4 @@
-"""Check HTTP exchanges against Coolify's own OpenAPI spec (../shared/coolify/openapi.json, v4.3.11).
+"""Check HTTP exchanges against Coolify's own OpenAPI spec (tests/stage/coolify_openapi/openapi.json, v4.3.11).
 
 The staging Coolify (``stage.coolify``) runs every request it receives and every response it sends through
 ``CoolifySpec.check()``; a non-empty answer is a spec violation and fails the test that caused it.
@@ -23,11 +23,11 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 
 
 def default_spec_path():
-    """The spec shipped next to the checkout (../shared/coolify), or $COOLIFY_OPENAPI."""
+    """$COOLIFY_OPENAPI, else the copy of Coolify's published spec in tests/stage/coolify_openapi (see its SOURCE.md)."""
     env = os.environ.get("COOLIFY_OPENAPI")
     if env:
         return env
-    return os.path.join(os.path.dirname(REPO), "shared", "coolify", "openapi.json")
+    return os.path.join(HERE, "coolify_openapi", "openapi.json")
 
 
 ERRATA = {

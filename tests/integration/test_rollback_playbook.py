@@ -1,0 +1,233 @@
+"""playbooks/rollback.yml against the staging kit: a real PostgreSQL, the application, the Coolify-compatible API."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import urllib.request
+
+import psycopg2
+import pytest
+import yaml
+
+from stage import fixtures
+from stage import kit as stage_kit
+from stage.runner import REPO, run_playbook
+
+PLAYBOOK = os.path.join(REPO, "playbooks", "rollback.yml")
+TARGET = stage_kit.REHEARSAL_TARGET
+LATEST = fixtures.MIGRATIONS[-1]
+
+
+class Kit:
+    def __init__(self, root, environments=("staging",), run_migrations=False):
+        self.dir = os.path.join(root, "stage")
+        self.reports = os.path.join(root, "reports")
+        self.state = stage_kit.up(self.dir, environments=environments, report_dir=self.reports,
+                                  run_migrations=run_migrations)
+        self.inventory = self.state["inventory"]
+        with open(os.path.join(self.inventory, "group_vars", "almafrica", "secrets.yml"), encoding="utf-8") as fh:
+            self.secrets = yaml.safe_load(fh)
+
+    def env(self, name="staging"):
+        return self.state["environments"][name]
+
+    def run(self, *args, env=None):
+        return run_playbook(PLAYBOOK, *args, inventory=self.inventory, env=env)
+
+    def history(self, name="staging"):
+        pgs = self.state["postgres"]
+        conn = psycopg2.connect(host=pgs["host"], port=pgs["port"], user=pgs["user"],
+                                password=self.secrets["stage_db_password"], dbname=self.env(name)["database"])
+        try:
+            with conn.cursor() as cur:
+                cur.execute('SELECT "MigrationId" FROM "__EFMigrationsHistory" ORDER BY 1')
+                return [r[0] for r in cur.fetchall()]
+        finally:
+            conn.close()
+
+    def version(self, name="staging"):
+        with urllib.request.urlopen(self.env(name)["app_url"] + "/health/version", timeout=5) as resp:  # noqa: S310
+            return json.load(resp)
+
+    def coolify_tag(self, name="staging"):
+        req = urllib.request.Request(
+            "%s/api/v1/applications/%s" % (self.state["coolify"]["url"], self.env(name)["app_uuid"]),
+            headers={"Authorization": "Bearer " + self.secrets["stage_coolify_token"]})
+        with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310
+            return json.load(resp)["docker_registry_image_tag"]
+
+    def reports_of(self, host="almafrica_staging"):
+        out = []
+        for path in sorted(glob.glob(os.path.join(self.reports, host, "*.json"))):
+            with open(path, encoding="utf-8") as fh:
+                out.append(json.load(fh))
+        return out
+
+    def backups(self, name="staging"):
+        return glob.glob(os.path.join(self.dir, "backups", name, "*"))
+
+
+@pytest.fixture
+def kit(tmp_path):
+    k = Kit(str(tmp_path))
+    yield k
+    assert stage_kit.down(k.dir) == []
+    assert not os.path.exists(k.dir)
+
+
+def recap(proc, host="almafrica_staging"):
+    match = re.search(r"^%s\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % host, proc.stdout,
+                      re.M)
+    assert match, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups())))
+
+
+def test_full_rollback_then_a_second_run_changes_nothing(kit):
+    assert kit.version()["version"] == "1.2.0"
+    first = kit.run("-e", "target=" + TARGET)
+    assert first.returncode == 0, first.stdout[-4000:]
+    assert recap(first)["changed"] > 0
+    assert kit.history() == list(fixtures.MIGRATIONS[:3])
+    assert kit.version() == {"version": "1.1.0", "environment": "staging", "migration": TARGET}
+    assert kit.coolify_tag() == "v1.1.0"
+    [report] = kit.reports_of()
+    assert report["outcome"] == "succeeded"
+    assert report["backup"]["sha256"] and os.path.exists(report["backup"]["path"])
+    assert [p["name"] for p in report["phases"]] == ["preflight", "record", "backup", "migrate", "verify_db",
+                                                     "deploy", "verify_app", "smoke"]
+    md = glob.glob(os.path.join(kit.reports, "almafrica_staging", "*.md"))
+    assert len(md) == 1 and "Rollback succeeded" in open(md[0], encoding="utf-8").read()
+    text = json.dumps(report) + open(md[0], encoding="utf-8").read()
+    for key in ("stage_db_password", "stage_coolify_token", "stage_smoke_password"):
+        assert kit.secrets[key] not in text
+
+    second = kit.run("-e", "target=" + TARGET)
+    assert second.returncode == 0, second.stdout[-4000:]
+    assert recap(second)["changed"] == 0
+    assert kit.reports_of()[-1]["outcome"] == "no-op"
+    assert kit.history() == list(fixtures.MIGRATIONS[:3])
+
+
+def test_check_mode_previews_every_phase_and_changes_nothing(kit):
+    proc = kit.run("-e", "target=AddPayments", "--check", "--diff")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert kit.history() == list(fixtures.MIGRATIONS)
+    assert kit.version()["version"] == "1.2.0"
+    assert kit.coolify_tag() == "v1.2.0"
+    assert kit.backups() == []
+    assert kit.reports_of() == []
+    out = proc.stdout
+    assert "+current: %s" % TARGET in out  # the diff of the database state
+    assert "Plan: revert 20260310140000_WidenOrderAmount, 20260301100000_AddOrderStatus" in out
+    assert "public.Orders.Status" in out  # the data at risk
+    assert "v1.2.0" in out and "v1.1.0" in out  # the tag that would be deployed
+
+
+def test_production_needs_the_operators_confirmation(kit):
+    refused = kit.run("-e", "target=" + TARGET, "-e", "rollback_environment=production")
+    assert refused.returncode == 2
+    assert "production (almafrica_staging) needs confirmation" in refused.stdout
+    assert "-e confirm=%s" % TARGET in refused.stdout
+    assert kit.history() == list(fixtures.MIGRATIONS) and kit.backups() == []
+    assert kit.reports_of()[-1]["failure"]["phase"] == "preflight"
+    wrong = kit.run("-e", "target=" + TARGET, "-e", "rollback_environment=production", "-e", "confirm=InitialCreate")
+    assert wrong.returncode == 2 and kit.history() == list(fixtures.MIGRATIONS)
+    done = kit.run("-e", "target=" + TARGET, "-e", "rollback_environment=production", "-e", "confirm=" + TARGET)
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert kit.history() == list(fixtures.MIGRATIONS[:3])
+
+
+def test_missing_or_bad_target_is_refused_before_anything(kit):
+    missing = kit.run()
+    assert missing.returncode == 2 and "Usage: ansible-playbook" in missing.stdout
+    bad = kit.run("-e", "target=2026-02-01_Init")
+    assert bad.returncode == 2 and "Give the migration to roll back to" in bad.stdout
+    assert kit.history() == list(fixtures.MIGRATIONS) and kit.backups() == []
+
+
+def test_failure_in_migrate_is_reported_and_leaves_everything_as_it_was(kit, tmp_path):
+    broken = tmp_path / "scripts"
+    broken.mkdir()
+    text = fixtures.read_sql(fixtures.rollback_script("ef8", "v1.2.0"))
+    (broken / "rollback_v1.2.0.sql").write_text(text.replace('DROP INDEX "IX_Orders_Status";',
+                                                             'DROP INDEX "IX_Orders_Missing";'))
+    proc = kit.run("-e", "target=" + TARGET, "-e", json.dumps({"rollback_scripts": [str(broken)]}))
+    assert proc.returncode == 2
+    assert "failed in phase migrate" in proc.stdout
+    assert kit.history() == list(fixtures.MIGRATIONS)
+    assert kit.version()["version"] == "1.2.0"
+    report = kit.reports_of()[-1]
+    assert report["outcome"] == "failed" and report["failure"]["phase"] == "migrate"
+    assert report["failure"]["recovery"] == "nothing to undo"
+    assert report["failure"]["database_left_at"] == LATEST
+    assert report["backup"]["sha256"]  # the backup was taken before the failing step
+
+
+def test_failure_in_deploy_rolls_the_database_forward(kit):
+    proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_image_tag=v9.9.9")
+    assert proc.returncode == 2
+    assert "failed in phase deploy" in proc.stdout
+    report = kit.reports_of()[-1]
+    assert report["failure"]["recovery"] == "roll_forward done", report["failure"]
+    assert kit.history() == list(fixtures.MIGRATIONS)
+    assert report["failure"]["database_left_at"] == LATEST
+    assert kit.version()["version"] == "1.2.0"
+    assert kit.coolify_tag() == "v1.2.0"
+
+
+def test_failure_in_verify_app_restores_the_backup(kit):
+    proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_expected_version=9.9.9", "-e", "rollback_on_failure=restore",
+                   "-e", "rollback_health_timeout=5")
+    assert proc.returncode == 2
+    assert "failed in phase verify_app" in proc.stdout
+    report = kit.reports_of()[-1]
+    assert report["failure"]["phase"] == "verify_app"
+    assert report["failure"]["recovery"] == "restore done", report["failure"]
+    assert kit.history() == list(fixtures.MIGRATIONS)
+    assert kit.version() == {"version": "1.2.0", "environment": "staging", "migration": LATEST}
+
+
+def test_run_migrations_true_is_refused_before_any_change(tmp_path):
+    # The application in Coolify is configured with RunMigrations=true: a redeploy would re-apply the migrations.
+    k = Kit(str(tmp_path), run_migrations=True)
+    try:
+        proc = k.run("-e", "target=" + TARGET)
+        assert proc.returncode == 2
+        assert "RunMigrations" in proc.stdout
+        assert k.history() == list(fixtures.MIGRATIONS) and k.backups() == []
+        assert k.reports_of()[-1]["failure"]["phase"] == "preflight"
+    finally:
+        assert stage_kit.down(k.dir) == []
+
+
+def test_two_environments_in_one_inventory_roll_back_in_one_run(tmp_path):
+    k = Kit(str(tmp_path), environments=("staging", "qa"))
+    try:
+        proc = k.run("-e", "target=" + TARGET)
+        assert proc.returncode == 0, proc.stdout[-4000:]
+        for name in ("staging", "qa"):
+            assert k.history(name) == list(fixtures.MIGRATIONS[:3])
+            assert k.version(name)["version"] == "1.1.0"
+            assert recap(proc, "almafrica_" + name)["failed"] == 0
+            assert k.reports_of("almafrica_" + name)[-1]["outcome"] == "succeeded"
+    finally:
+        assert stage_kit.down(k.dir) == []
+
+
+def test_one_environments_failure_does_not_touch_the_other(tmp_path):
+    k = Kit(str(tmp_path), environments=("staging", "qa"))
+    try:
+        # qa's application would deploy a tag the registry does not have.
+        with open(os.path.join(k.inventory, "host_vars", "almafrica_qa.yml"), "a", encoding="utf-8") as fh:
+            fh.write("rollback_image_tag: v9.9.9\n")
+        proc = k.run("-e", "target=" + TARGET)
+        assert proc.returncode == 2
+        assert recap(proc, "almafrica_staging")["failed"] == 0
+        assert recap(proc, "almafrica_qa")["failed"] == 1
+        assert k.history("staging") == list(fixtures.MIGRATIONS[:3])
+        assert k.history("qa") == list(fixtures.MIGRATIONS)
+        assert k.version("staging")["version"] == "1.1.0" and k.version("qa")["version"] == "1.2.0"
+    finally:
+        assert stage_kit.down(k.dir) == []
