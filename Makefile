@@ -9,7 +9,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all deps system-deps collection test unit integration lint sanity rehearse rehearse-failure bench clean
+.PHONY: all deps system-deps collection test unit integration lint sanity rehearse rehearse-failure roundtrip bench clean
 
 all: deps
 
@@ -55,6 +55,9 @@ rehearse: deps
 
 rehearse-failure: deps
 	cd $(CURDIR) && $(BIN)/molecule test -s deploy_failure
+
+roundtrip: deps
+	cd $(CURDIR) && $(BIN)/molecule test -s roundtrip
 
 bench: deps
 	$(BIN)/python bench/run.py

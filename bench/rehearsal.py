@@ -1,0 +1,196 @@
+"""The rehearsal rollback, measured: phases, the time the application served errors, and the playbook's overhead.
+
+    .venv/bin/python bench/rehearsal.py [--runs 3]
+
+Each run brings up a fresh staging kit (PostgreSQL at v1.2.0 with data, the application v1.2.0, the
+Coolify-compatible API) twice, side by side in the same run:
+
+* ``playbook``: ``ansible-playbook playbooks/rollback.yml -e target=<last v1.1.0 migration>`` (every phase:
+  preflight, record, verified backup, migrate, verify, deploy, health, smoke, report);
+* ``raw``: the same work as a shell runbook would do it, with the raw tools and no checks: ``pg_dump -Fd -Z1 -j2``,
+  ``psql -1 -f rollback_v1.2.0.sql``, the Coolify API calls (PATCH the tag, POST deploy, poll), one GET of
+  ``/health/version``.
+
+While each runs, a prober reads ``/api/orders`` (the endpoint whose columns change) and ``/health`` every 100 ms
+and records every answer that is not 200: that is the time users see errors. Results are printed as Markdown.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tests"))
+
+from stage import fixtures  # noqa: E402
+from stage import kit as stage_kit  # noqa: E402
+from stage.runner import ansible_env  # noqa: E402
+
+
+def _request(url, method="GET", data=None, token=None, timeout=2.0):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None else None, method=method,
+                                 headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+    except OSError:
+        return None, None
+
+
+class Prober(threading.Thread):
+    """Reads the application every 100 ms; records the time spans it answered anything but 200."""
+
+    def __init__(self, app_url, user, password, interval=0.1):
+        super().__init__(daemon=True)
+        self.app_url, self.user, self.password, self.interval = app_url, user, password, interval
+        self.samples = []  # (t, endpoint, status)
+        self.stop_event = threading.Event()
+        self.token = None
+
+    def _login(self):
+        status, body = _request(self.app_url + "/api/auth/login", "POST",
+                                {"username": self.user, "password": self.password})
+        self.token = body["token"] if status == 200 else None
+
+    def run(self):
+        while not self.stop_event.is_set():
+            t = time.monotonic()
+            if self.token is None:
+                self._login()
+            status, _ = _request(self.app_url + "/api/orders?limit=1", token=self.token)
+            if status == 401:  # the application restarted: tokens do not survive it
+                self._login()
+                status, _ = _request(self.app_url + "/api/orders?limit=1", token=self.token)
+            self.samples.append((t, "orders", status))
+            health, _ = _request(self.app_url + "/health")
+            self.samples.append((t, "health", health))
+            self.stop_event.wait(max(0.0, self.interval - (time.monotonic() - t)))
+
+    def error_seconds(self, endpoint):
+        """Seconds between a non-200 sample and the next sample, summed (resolution: the probe interval)."""
+        pts = [(t, s) for t, e, s in self.samples if e == endpoint]
+        return sum(t2 - t1 for (t1, s1), (t2, _s2) in zip(pts, pts[1:]) if s1 != 200)
+
+    def stop(self):
+        self.stop_event.set()
+        self.join()
+
+
+def run_playbook(k, reports):
+    env = ansible_env({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"})
+    started = time.monotonic()
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
+                           k["inventory"], os.path.join(REPO, "playbooks", "rollback.yml"),
+                           "-e", "target=" + stage_kit.REHEARSAL_TARGET],
+                          env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - started
+    if proc.returncode != 0:
+        raise RuntimeError("playbook failed:\n" + proc.stdout[-3000:])
+    [path] = [os.path.join(root, f) for root, _d, files in os.walk(reports) for f in files if f.endswith(".json")]
+    with open(path, encoding="utf-8") as fh:
+        report = json.load(fh)
+    return elapsed, {p["name"]: p["duration"] for p in report["phases"]}
+
+
+def run_raw(k, secrets, backup_dir):
+    """The runbook by hand: dump, psql the rollback script in one transaction, Coolify API, one health GET."""
+    pgs = k["postgres"]
+    env = dict(os.environ, PGHOST=pgs["host"], PGPORT=str(pgs["port"]), PGUSER=pgs["user"],
+               PGPASSWORD=secrets["stage_db_password"], PGDATABASE=k["environments"]["staging"]["database"])
+    steps = {}
+    t = time.monotonic()
+    subprocess.run(["pg_dump", "-Fd", "-Z1", "-j2", "-f", os.path.join(backup_dir, "raw")], env=env, check=True)
+    steps["pg_dump"] = time.monotonic() - t
+    t = time.monotonic()
+    subprocess.run(["psql", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f",
+                    fixtures.rollback_script("ef8", "v1.2.0")], env=env, check=True, capture_output=True)
+    steps["psql rollback"] = time.monotonic() - t
+    t = time.monotonic()
+    api, uuid, token = k["coolify"]["url"] + "/api/v1", k["environments"]["staging"]["app_uuid"], \
+        secrets["stage_coolify_token"]
+    status, _ = _request("%s/applications/%s" % (api, uuid), "PATCH", {"docker_registry_image_tag": "v1.1.0"},
+                         token=token)
+    assert status == 200, status
+    status, body = _request("%s/deploy?uuid=%s" % (api, uuid), "POST", token=token)
+    dep = body["deployments"][0]["deployment_uuid"]
+    while True:
+        status, body = _request("%s/deployments/%s" % (api, dep), token=token)
+        if body and body.get("status") in ("finished", "failed", "cancelled-by-user"):
+            break
+        time.sleep(0.2)
+    steps["coolify deploy"] = time.monotonic() - t
+    t = time.monotonic()
+    status, body = _request(k["environments"]["staging"]["app_url"] + "/health/version")
+    steps["health GET"] = time.monotonic() - t
+    assert body["version"] == "1.1.0", body
+    return sum(steps.values()), steps
+
+
+def one_run(kind):
+    with tempfile.TemporaryDirectory(prefix="almafrica-bench-") as tmp:
+        reports = os.path.join(tmp, "reports")
+        k = stage_kit.up(os.path.join(tmp, "stage"), report_dir=reports)
+        try:
+            with open(os.path.join(k["inventory"], "group_vars", "almafrica", "secrets.yml"), encoding="utf-8") as fh:
+                import yaml
+                secrets = yaml.safe_load(fh)
+            prober = Prober(k["environments"]["staging"]["app_url"], secrets["stage_smoke_user"],
+                            secrets["stage_smoke_password"])
+            prober.start()
+            time.sleep(0.5)
+            if kind == "playbook":
+                total, parts = run_playbook(k, reports)
+            else:
+                os.makedirs(os.path.join(tmp, "raw-backup"))
+                total, parts = run_raw(k, secrets, os.path.join(tmp, "raw-backup"))
+            time.sleep(0.5)
+            prober.stop()
+            return {"total": total, "parts": parts, "orders_errors": prober.error_seconds("orders"),
+                    "health_errors": prober.error_seconds("health")}
+        finally:
+            stage_kit.down(k["dir"])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    opts = parser.parse_args()
+    results = {"playbook": [], "raw": []}
+    for _ in range(opts.runs):
+        for kind in ("playbook", "raw"):  # side by side in the same run, alternating
+            results[kind].append(one_run(kind))
+    med = {kind: {key: statistics.median(r[key] for r in runs) for key in ("total", "orders_errors", "health_errors")}
+           for kind, runs in results.items()}
+    print("## Rehearsal rollback (bench/rehearsal.py, %d runs each, medians)\n" % opts.runs)
+    print("| | wall (s) | /api/orders serving errors (s) | /health not 200 (s) |")
+    print("|---|---|---|---|")
+    for kind in ("playbook", "raw"):
+        print("| %s | %.2f | %.2f | %.2f |" % (kind, med[kind]["total"], med[kind]["orders_errors"],
+                                                med[kind]["health_errors"]))
+    print("\nplaybook / raw wall time: %.2fx; playbook overhead: %.2f s\n"
+          % (med["playbook"]["total"] / med["raw"]["total"], med["playbook"]["total"] - med["raw"]["total"]))
+    print("Playbook phases (median s): " + ", ".join(
+        "%s %.2f" % (name, statistics.median(r["parts"][name] for r in results["playbook"]))
+        for name in results["playbook"][0]["parts"]))
+    print("Raw steps (median s): " + ", ".join(
+        "%s %.2f" % (name, statistics.median(r["parts"][name] for r in results["raw"]))
+        for name in results["raw"][0]["parts"]))
+
+
+if __name__ == "__main__":
+    main()
