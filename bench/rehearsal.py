@@ -180,8 +180,8 @@ def main():
     print("| | wall (s) | /api/orders serving errors (s) | /health not 200 (s) |")
     print("|---|---|---|---|")
     for kind in ("playbook", "raw"):
-        print("| %s | %.2f | %.2f | %.2f |" % (kind, med[kind]["total"], med[kind]["orders_errors"],
-                                                med[kind]["health_errors"]))
+        row = (kind, med[kind]["total"], med[kind]["orders_errors"], med[kind]["health_errors"])
+        print("| %s | %.2f | %.2f | %.2f |" % row)
     print("\nplaybook / raw wall time: %.2fx; playbook overhead: %.2f s\n"
           % (med["playbook"]["total"] / med["raw"]["total"], med["playbook"]["total"] - med["raw"]["total"]))
     print("Playbook phases (median s): " + ", ".join(

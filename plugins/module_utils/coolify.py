@@ -16,7 +16,6 @@ Facts it relies on (Coolify 4.3.11, openapi.yaml + controllers):
 """
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 import socket
@@ -29,12 +28,15 @@ from urllib.parse import urlencode
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.urls import open_url
 
+# Retry-After parsing and backoff are shared with every HTTP client of the collection.
+from ansible_collections.almafrica.rollback.plugins.module_utils.http import (  # noqa: F401 - re-exported
+    MAX_RETRY_AFTER, parse_retry_after, backoff_delay as http_backoff_delay)
+
 PENDING_STATUSES = ("queued", "in_progress")
 SUCCESS_STATUSES = ("finished",)
 FAILURE_STATUSES = ("failed", "cancelled-by-user")
 ALREADY_QUEUED = "already queued"
 TRANSIENT_HTTP = (500, 502, 503, 504)
-MAX_RETRY_AFTER = 300.0
 SECRET_KEY_PATTERN = re.compile(r"pass|secret|token|key|connection|credential", re.IGNORECASE)
 
 
@@ -72,34 +74,9 @@ def normalize_api_url(url):
     return url
 
 
-def parse_retry_after(value, now=None):
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None when absent or unreadable.
-
-    Negative values become 0; huge ones are capped at MAX_RETRY_AFTER.
-    """
-    if value is None:
-        return None
-    value = str(value).strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
 def backoff_delay(attempt, base=0.5, cap=30.0):
-    """Exponential backoff before retry number ``attempt`` (1-based): base, 2*base, 4*base ... capped."""
-    return min(cap, base * (2 ** max(attempt - 1, 0)))
+    """The shared backoff with Coolify's longer cap (deployments queue behind each other)."""
+    return http_backoff_delay(attempt, base=base, cap=cap)
 
 
 def classify_deployment_status(status):

@@ -133,7 +133,7 @@ def failing_summary(result, fail_on, limit=10):
             continue
         for f in entry["findings"]:
             if SEVERITY_RANK[f["severity"]] >= SEVERITY_RANK[fail_on]:
-                lines.append("%s [%s %s] %s (%s:%s)" % (entry["id"], f["severity"], f["kind"], f["message"],
-                                                         f["file"], f["line"]))
+                fields = (entry["id"], f["severity"], f["kind"], f["message"], f["file"], f["line"])
+                lines.append("%s [%s %s] %s (%s:%s)" % fields)
     more = len(lines) - limit
     return lines[:limit] + (["... and %d more" % more] if more > 0 else [])

@@ -4,7 +4,8 @@
 """Static checks of one EF Core migration: does its Down() undo its Up(), and what does Down() destroy.
 
 ``lint_migration(cls)`` takes a MigrationClass read by ef_csharp and returns its findings. A finding is
-``{severity, kind, message, file, line}``; severities are ``error`` (the rollback will not restore the schema, or cannot run), ``warning`` (data is destroyed, or
+``{severity, kind, message, file, line}``; severities are ``error`` (the rollback will not restore the schema, or
+cannot run), ``warning`` (data is destroyed, or
 something is left behind) and ``info`` (cannot be verified statically: check it with a real round trip).
 """
 from __future__ import annotations

@@ -186,8 +186,8 @@ def _describe(cur, keep, column_order):
     cur.execute(_CONSTRAINTS_SQL)
     for schema, table, name, kind, definition in cur.fetchall():
         if keep(schema, table):
-            lines.append("constraint %s %s %s: %s" % (_q(schema, table), _q(name), _CONTYPE.get(kind, kind),
-                                                     _one_line(definition)))
+            fields = (_q(schema, table), _q(name), _CONTYPE.get(kind, kind), _one_line(definition))
+            lines.append("constraint %s %s %s: %s" % fields)
     cur.execute(_INDEXES_SQL)
     for schema, table, name, definition in cur.fetchall():
         if keep(schema, table):

@@ -141,7 +141,10 @@ def test_injected_faults_are_handled(stage, fault):
     assert run["deployment_uuid"] in server.deployments
     assert app_version(server)["version"] == "1.1.0"
     assert server.faults.pending() == 0
-    statuses = lambda method, path: [r["status"] for r in server.requests_to(method, path)]  # noqa: E731
+
+    def statuses(method, path):
+        return [r["status"] for r in server.requests_to(method, path)]
+
     if fault == "429 on deploy":
         assert statuses("POST", "/api/v1/deploy") == [429, 200]
         assert any("HTTP 429, retried after 1.0 s" in r for r in run["retries"])

@@ -238,8 +238,8 @@ def test_bearer_tokens_never_in_output_at_vvv(app_v110):
     def issuer(handler):
         if handler.path == "/login":
             return 200, {"Content-Type": "application/json"}, {"access_token": issued, "token_type": "Bearer"}
-        return 403, {"Content-Type": "application/json"}, {"error": "forbidden",
-                                                             "you_sent": handler.headers.get("Authorization")}
+        body = {"error": "forbidden", "you_sent": handler.headers.get("Authorization")}
+        return 403, {"Content-Type": "application/json"}, body
 
     server = Server(issuer)
     try:
@@ -261,8 +261,8 @@ def test_bearer_tokens_never_in_output_at_vvv(app_v110):
 
 
 def _login(app):
-    req = urllib.request.Request(app.url + "/api/auth/login", method="POST", headers={
-        "Content-Type": "application/json"}, data=json.dumps({"username": DEFAULT_DEMO_USER,
-                                                               "password": DEFAULT_DEMO_PASSWORD}).encode())
+    credentials = {"username": DEFAULT_DEMO_USER, "password": DEFAULT_DEMO_PASSWORD}
+    req = urllib.request.Request(app.url + "/api/auth/login", method="POST",
+                                 headers={"Content-Type": "application/json"}, data=json.dumps(credentials).encode())
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.load(resp)["token"]
