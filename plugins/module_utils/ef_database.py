@@ -30,6 +30,10 @@ except ImportError:  # pragma: no cover - postgres.ensure_required_libs reports 
 class HistoryError(Exception):
     """The history table is missing, unreadable or not what EF writes."""
 
+    def __init__(self, msg, missing=False):
+        super().__init__(msg)
+        self.missing = missing
+
 
 class ExecutionError(Exception):
     """A statement of the plan failed; the transaction was rolled back."""
@@ -92,7 +96,7 @@ def resolve_history_table(cur, table, schema=None):
         hint = (" Tables that look like EF history tables: %s; set history_table/history_schema." % ", ".join(others)
                 if others else " The database has never been migrated by EF Core, or this is the wrong database.")
         raise HistoryError("History table %s not found%s.%s"
-                           % (table, " in schema %s" % schema if schema else "", hint))
+                           % (table, " in schema %s" % schema if schema else "", hint), missing=True)
     schema = found[0]
     cur.execute("SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 "
                 "AND NOT a.attisdropped ORDER BY a.attnum", (qualified_name(schema, table),))
@@ -247,9 +251,10 @@ def assess_data_loss(cur, blocks, default_schema, history_table):
 
 # -- execution ------------------------------------------------------------------------------------
 def execute_blocks(conn, history, blocks, seen_history, expected, accepted, default_schema,
-                   lock_timeout=None, statement_timeout=None):
+                   lock_timeout=None, statement_timeout=None, create_history=()):
     """Run ``blocks`` in one transaction; returns ``(executed, data_loss)``. Raises on any failure after
-    rolling back."""
+    rolling back. ``create_history``: the scripts' statements that create the history table, run first (as
+    ``dotnet ef database update`` creates it on a database EF has never migrated)."""
     executed, measured = [], []
     cur = conn.cursor()
     try:
@@ -257,6 +262,8 @@ def execute_blocks(conn, history, blocks, seen_history, expected, accepted, defa
             cur.execute("SELECT set_config('lock_timeout', %s, true)", (str(lock_timeout),))
         if statement_timeout:
             cur.execute("SELECT set_config('statement_timeout', %s, true)", (str(statement_timeout),))
+        for stmt in create_history:
+            cur.execute(stmt.sql)
         try:
             cur.execute("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE" % history.qualified)
         except psycopg2.errors.LockNotAvailable:

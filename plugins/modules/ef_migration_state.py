@@ -198,6 +198,12 @@ history_table:
   returned: always
   type: dict
   sample: {schema: public, table: __EFMigrationsHistory, id_column: MigrationId, version_column: ProductVersion}
+  contains:
+    created:
+      description: Present when the table did not exist and the plan creates it (true once created; false in check
+        mode), with the scripts' own C(CREATE TABLE IF NOT EXISTS), as C(dotnet ef database update) does.
+      type: bool
+      returned: when the history table did not exist
 target:
   description: The target as a full MigrationId (or C(0)).
   returned: when target is given
@@ -296,16 +302,20 @@ def run(module, result):
     params = module.params
     conn = connect(module, autocommit=True)
     key = None
+    create_history = ()
     try:
         with conn.cursor() as cur:
             # Reads must not queue forever behind an application that is migrating (it holds the history lock).
             cur.execute("SELECT set_config('lock_timeout', %s, false)", (params["lock_timeout"],))
-            history = efdb.resolve_history_table(cur, params["history_table"], params["history_schema"])
+            try:
+                history = efdb.resolve_history_table(cur, params["history_table"], params["history_schema"])
+            except efdb.HistoryError as exc:
+                history, create_history = history_to_create(module, cur, exc)
         if params["target"] is not None and not module.check_mode:
             # Before reading anything: a second run must fail at once, not plan from a state about to change.
             key = efdb.try_advisory_lock(conn, history)
         with conn.cursor() as cur:
-            rows = efdb.read_history(cur, history)
+            rows = [] if create_history else efdb.read_history(cur, history)
             default_schema = efdb.current_schema(cur)
     except efdb.HistoryError as exc:
         module.fail_json(msg="Cannot read the EF history of %s: %s" % (describe_target(params), exc), **result)
@@ -321,13 +331,41 @@ def run(module, result):
         applied = [r[0] for r in rows]
         result.update(applied=applied, current=current_of(applied), product_versions=dict(rows),
                       history_table=history.as_dict())
+        if create_history:
+            result["history_table"]["created"] = not module.check_mode
         if params["target"] is not None:
-            plan_and_apply(module, result, conn, history, applied, default_schema)
+            plan_and_apply(module, result, conn, history, applied, default_schema, create_history)
         fingerprint_schema(module, result, conn, history)
     finally:
         if key is not None:
             efdb.release_advisory_lock(conn, key)
         conn.close()
+
+
+def history_to_create(module, cur, exc):
+    """A database EF never migrated has no history table; like ``dotnet ef database update``, a plan from 0 creates
+    it with the scripts' own ``CREATE TABLE IF NOT EXISTS`` preamble. Anything else re-raises ``exc``."""
+    params = module.params
+    if not exc.missing or params["target"] is None or params["executor"] != "sql" or not params["scripts"] \
+            or not ef_script.HAS_PGLAST:
+        raise exc
+    probe = ef_script.HistoryTable(params["history_table"], params["history_schema"], "MigrationId")
+    paths, _missing = ef_script.expand_script_paths(params["scripts"])
+    for path in paths:
+        with open(path, encoding="utf-8-sig") as fh:
+            text = fh.read()
+        try:
+            preamble = ef_script.split_ef_script_with_preamble(text, probe, source=path)[0]
+        except ef_script.ScriptError:
+            continue
+        id_col, version_col = ef_script.history_columns(preamble, probe)
+        if preamble and id_col:
+            schema = params["history_schema"] or next(
+                (s.node.relation.schemaname for s in preamble if getattr(s.node, "relation", None) is not None
+                 and s.node.relation.relname == params["history_table"] and s.node.relation.schemaname), None) \
+                or efdb.current_schema(cur)
+            return efdb.ResolvedHistory(params["history_table"], schema, id_col, version_col), preamble
+    raise exc
 
 
 def fingerprint_schema(module, result, conn, history):
@@ -338,7 +376,7 @@ def fingerprint_schema(module, result, conn, history):
         result["schema"] = description
 
 
-def plan_and_apply(module, result, conn, history, applied, default_schema):
+def plan_and_apply(module, result, conn, history, applied, default_schema, create_history=()):
     params = module.params
     index = {}
     if params["scripts"]:
@@ -401,7 +439,7 @@ def plan_and_apply(module, result, conn, history, applied, default_schema):
         statement_timeout = None if params["statement_timeout"] in ("0", "") else params["statement_timeout"]
         result["executed"], result["data_loss"] = efdb.execute_blocks(
             conn, history, blocks, applied, expected, accepted, default_schema, params["lock_timeout"],
-            statement_timeout)
+            statement_timeout, create_history)
         conn.autocommit = True
     result["changed"] = True
     with conn.cursor() as cur:

@@ -283,6 +283,27 @@ def test_scripts_that_do_not_match_the_database(pg, dbname, tmp_path):
     assert len(history(pg, dbname)) == 5
 
 
+def test_database_never_migrated_is_brought_forward_from_zero(pg, dbname):
+    """Like `dotnet ef database update`: the scripts from 0 create the history table, in the same transaction."""
+    preview = run_module("ef_migration_state", args(pg, dbname, target=M[4], scripts=scripts("ef8")), check=True)
+    assert not preview.failed, preview
+    assert preview["plan"]["to_apply"] == list(M) and preview["history_table"]["created"] is False
+    assert pg.execute(dbname, "SELECT to_regclass('\"__EFMigrationsHistory\"') IS NULL", fetch=True) == [(True,)]
+    run = run_module("ef_migration_state", args(pg, dbname, target=M[4], scripts=scripts("ef8")))
+    assert not run.failed, run
+    assert run["history_table"]["created"] is True
+    assert [r[0] for r in history(pg, dbname)] == list(M)
+    ref = dbname + "_ref"
+    pg.create_database(ref)
+    try:
+        conn = pg.connect(ref)
+        fixtures.build_database(conn, release="v1.2.0", dialect="ef8", seed=False)
+        conn.close()
+        assert schema_dump(pg, dbname) == schema_dump(pg, ref)
+    finally:
+        pg.drop_database(ref)
+
+
 def test_missing_history_table(pg, dbname):
     run = run_module("ef_migration_state", args(pg, dbname))
     assert run.failed
