@@ -16,6 +16,7 @@ import argparse
 import datetime
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -73,15 +74,20 @@ def clear(path):
 
 def measure_pg_dump(pg, args, out):
     env = dict(pg.client_env(), PGDATABASE=DB)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = subprocess.run(["pg_dump"] + args + ["--file=" + out], env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, check=False)
     wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of pg_dump and its workers (the client side; the server's share is the same for all levels):
+    # unlike wall time, barely moved by other processes on a shared machine.
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError("pg_dump %s failed: %s" % (" ".join(args), proc.stderr.decode()[-2000:]))
     size = du(out)
     clear(out)
-    return {"wall": wall, "size": size}
+    return {"wall": wall, "size": size, "client_cpu": cpu}
 
 
 def measure_pg_backup(pg, options, dest):
@@ -108,12 +114,15 @@ def run_variants(pg, variants, repeat, workdir, log):
             samples[key].append(sample)
             log("  [%d/%d] %-62s %7.2f s %8.1f MB%s" % (
                 round_no + 1, repeat, label, sample["wall"], sample["size"] / 2**20,
-                "  (module %.2f s)" % sample["module"] if "module" in sample else ""))
+                "  (module %.2f s)" % sample["module"] if "module" in sample
+                else "  (pg_dump CPU %.2f s)" % sample["client_cpu"]))
     summary = {}
     for key, label, kind, _spec in variants:
         s = samples[key]
         summary[key] = {"label": label, "kind": kind, "wall": statistics.median(x["wall"] for x in s),
                         "size": s[-1]["size"], "samples": s}
+        if kind == "pg_dump":
+            summary[key]["client_cpu"] = statistics.median(x["client_cpu"] for x in s)
         if kind == "pg_backup":
             summary[key]["module"] = statistics.median(x["module"] for x in s)
             summary[key]["verify"] = statistics.median(x["verify"] or 0 for x in s)
@@ -141,12 +150,14 @@ def goals(r):
 
 def markdown(meta, results):
     base = results["runbook"]
-    lines = ["| variant | wall (s) | module (s) | of which verify (s) | size (MB) | time vs runbook | size vs runbook |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| variant | wall (s) | module (s) | of which verify (s) | pg_dump CPU (s) | size (MB) "
+             "| time vs runbook | size vs runbook |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for key, r in results.items():
-        lines.append("| %s | %.2f | %s | %s | %.1f | %.2fx | %.2fx |" % (
+        lines.append("| %s | %.2f | %s | %s | %s | %.1f | %.2fx | %.2fx |" % (
             r["label"], r["wall"], "%.2f" % r["module"] if "module" in r else "",
-            "%.2f" % r["verify"] if "verify" in r else "", r["size"] / 2**20,
+            "%.2f" % r["verify"] if "verify" in r else "",
+            "%.2f" % r["client_cpu"] if "client_cpu" in r else "", r["size"] / 2**20,
             r["wall"] / base["wall"], r["size"] / base["size"]))
     lines += ["", "| goal | measured | met |", "|---|---:|---|"]
     lines += ["| %s | %s | %s |" % (g, v, "yes" if ok else "**no**") for g, v, ok in goals(results)]
@@ -198,11 +209,13 @@ def main(argv=None):
             shutil.rmtree(workdir, ignore_errors=True)
 
     log("")
-    log("%-70s %9s %10s %9s %9s" % ("variant", "wall s", "size MB", "t/runbook", "s/runbook"))
+    log("%-70s %9s %10s %9s %9s %12s" % ("variant", "wall s", "size MB", "t/runbook", "s/runbook",
+                                           "pg_dump CPU"))
     base = results["runbook"]
     for r in results.values():
-        log("%-70s %9.2f %10.1f %8.2fx %8.2fx" % (r["label"], r["wall"], r["size"] / 2**20,
-                                                 r["wall"] / base["wall"], r["size"] / base["size"]))
+        log("%-70s %9.2f %10.1f %8.2fx %8.2fx %12s" % (
+            r["label"], r["wall"], r["size"] / 2**20, r["wall"] / base["wall"], r["size"] / base["size"],
+            "%.2f s" % r["client_cpu"] if "client_cpu" in r else ""))
     log("")
     for goal, value, ok in goals(results):
         log("%-4s %-100s %s" % ("ok" if ok else "MISS", goal, value))

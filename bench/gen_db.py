@@ -54,7 +54,7 @@ SELECT %(f)s + g,
        (ARRAY['Amina','Kwame','Fatou','Chinedu','Wanjiru','Tendai','Abebe','Zanele','Moussa','Nia'])[1 + g %% 10]
          || ' ' || (ARRAY['Okafor','Mensah','Diallo','Mwangi','Banda','Tesfaye','Nkosi','Traore','Achieng'])[1 + g %% 9]
          || ' ' || substr(md5(g::text), 1, 6),
-       '+2547' || lpad(((%(f)s + g) * 7919 %% 100000000)::text, 8, '0'),
+       '+2547' || lpad(((%(f)s + g)::bigint * 7919 %% 100000000)::text, 8, '0'),
        (ARRAY['Nakuru','Kisumu','Eldoret','Meru','Nyeri','Machakos','Kakamega'])[1 + g %% 7],
        'Village ' || (g %% 500),
        round((random() * 40)::numeric, 2),

@@ -338,7 +338,9 @@ class Backup:
     def tools(self, *names):
         opt = [self.params["bin_dir"]] if self.params["bin_dir"] else []
         found = [self.module.get_bin_path(n, required=True, opt_dirs=opt) for n in names]
-        self.runner = ba.ToolRunner(ba.tool_env(os.environ, libpq_env(self.params), self.passfile), self.module.tmpdir)
+        if self.runner is None:
+            self.runner = ba.ToolRunner(ba.tool_env(os.environ, libpq_env(self.params), self.passfile),
+                                        self.module.tmpdir)
         return found
 
     def tool_version(self, tool):
@@ -579,6 +581,8 @@ class Backup:
         if exists:
             target_conn = admin if target == p["login_db"] else self.connect(target)
             before = self.ef_migration(target_conn)
+            if target_conn is not admin:
+                target_conn.close()
         if module._diff:
             result["diff"] = {"before_header": "%s (EF migration)" % target,
                               "before": "%s\n" % (before if exists else "(no database)"),
