@@ -45,11 +45,16 @@ def _request(url, method="GET", data=None, token=None, timeout=2.0):
                                  headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
-            return resp.status, json.loads(resp.read() or b"null")
+            raw = resp.read()
+            status = resp.status
     except urllib.error.HTTPError as exc:
         return exc.code, None
     except OSError:
         return None, None
+    try:
+        return status, json.loads(raw or b"null")
+    except ValueError:  # /health answers text
+        return status, None
 
 
 class Prober(threading.Thread):

@@ -158,6 +158,7 @@ def write_inventory(stage_dir, state, pg, token, smoke_password, report_dir=None
         "rollback_expected_version": REHEARSAL_VERSION,
         "rollback_health_timeout": 60,
         "rollback_deploy_timeout": 120,
+        "rollback_deploy_poll_interval": 0.5,  # the kit deploys in about a second
         "rollback_report_dir": os.path.abspath(report_dir or os.path.join(stage_dir, "reports")),
         "rollback_on_failure": "roll_forward",
         "rollback_operator": "rehearsal",
