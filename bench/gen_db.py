@@ -80,7 +80,8 @@ FROM generate_series(1, %(nl)s) g;
 INSERT INTO payments
 SELECT %(p)s + g, %(o)s + 1 + (g * 7 %% %(no)s), (ARRAY['mpesa','airtel','mtn','bank'])[1 + g %% 4],
        md5((%(p)s + g)::text || 'pay')::uuid, round((random() * 5000)::numeric, 4),
-       timestamptz '2024-06-02' + (g %% 600) * interval '1 day', (ARRAY['settled','settled','settled','reversed'])[1 + g %% 4]
+       timestamptz '2024-06-02' + (g %% 600) * interval '1 day',
+       (ARRAY['settled','settled','settled','reversed'])[1 + g %% 4]
 FROM generate_series(1, %(np)s) g;
 '''
 

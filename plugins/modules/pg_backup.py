@@ -378,6 +378,9 @@ class Backup:
             self.fail("dest %s exists and is not a directory." % dest)
         if os.path.isdir(dest) and not os.access(dest, os.W_OK | os.X_OK):
             self.fail("dest %s is not writable by this user (or is on a read-only file system)." % dest)
+        if os.path.isdir(dest) and os.stat(dest).st_mode & 0o077:
+            module.warn("dest %s is open to other users (mode %04o): backups and manifests are 0600, but others "
+                        "can list their names; 0700 is safer." % (dest, os.stat(dest).st_mode & 0o7777))
 
         pg_dump, pg_restore = self.tools("pg_dump", "pg_restore")
         dump_major, result["pg_dump_version"] = self.tool_version(pg_dump)

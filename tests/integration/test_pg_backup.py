@@ -184,11 +184,12 @@ def test_retention_deletes_only_older_backups_of_the_same_series(pg, dbname, tmp
     series = "backup_before_rollback_app"
     for day in ("01", "02", "03"):
         assert not backup(pg, dbname, tmp_path, format="custom", name="%s_202601%s_000000" % (series, day)).failed
-    assert not backup(pg, dbname, tmp_path, format="custom", name="backup_before_rollback_app_staging_20250101_000000").failed
+    other_series = "backup_before_rollback_app_staging_20250101_000000"  # another database's series
+    assert not backup(pg, dbname, tmp_path, format="custom", name=other_series).failed
     foreign = tmp_path / ("%s_20240101_000000.dump" % series)  # not written by pg_backup: no manifest
     foreign.write_bytes(b"someone else's file")
 
-    run = backup(pg, dbname, tmp_path, format="custom", name="%s_20260104_000000" % series, keep=2, )
+    run = backup(pg, dbname, tmp_path, format="custom", name="%s_20260104_000000" % series, keep=2)
     assert not run.failed, run
     assert sorted(os.path.basename(p) for p in run["deleted"]) == ["%s_20260101_000000.dump" % series,
                                                                    "%s_20260102_000000.dump" % series]
@@ -201,12 +202,13 @@ def test_retention_deletes_only_older_backups_of_the_same_series(pg, dbname, tmp
         "backup_before_rollback_app_staging_20250101_000000.json"])
 
 
-def test_verify_restore_restores_into_a_scratch_database_and_drops_it(pg, dbname, tmp_path):
+@pytest.mark.parametrize("fmt", ["directory", "plain"])
+def test_verify_restore_restores_into_a_scratch_database_and_drops_it(pg, dbname, tmp_path, fmt):
     build_ef_database(pg, dbname)
     before = databases(pg)
-    run = backup(pg, dbname, tmp_path, verify="restore", name="strong")
+    run = backup(pg, dbname, tmp_path, verify="restore", name="strong", format=fmt)
     assert not run.failed, run
-    assert run["verify"] == "restore"
+    assert run["verify"] == "restore" and run["timings"]["verify"] > 0
     assert databases(pg) == before
 
 
@@ -216,7 +218,12 @@ def test_restore_into_existing_database_is_idempotent_only_for_the_same_backup(p
     b = backup(pg, dbname, tmp_path, format="custom", name="b")
     copy = dbname + "_copy"
     try:
-        assert restore(pg, dbname, a["path"], restore_db=copy).changed
+        planned = run_module("pg_backup", dict(pg.login_args(dbname), state="restored", path=a["path"],
+                                               restore_db=copy), check=True, diff=True)
+        assert not planned.failed and planned.changed, planned
+        assert planned["diff"]["before"] == "(no database)\n" and copy not in databases(pg)
+        # the manifest names its backup: either path will do
+        assert restore(pg, dbname, a["manifest"], restore_db=copy).changed
         again = restore(pg, dbname, a["path"], restore_db=copy)
         assert not again.failed and not again.changed, again
         other = restore(pg, dbname, b["path"], restore_db=copy)
