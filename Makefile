@@ -59,8 +59,10 @@ rehearse-failure: deps
 roundtrip: deps
 	cd $(CURDIR) && $(BIN)/molecule test -s roundtrip
 
+# Benchmarks (figures in docs/BENCHMARKS.md): backups on a generated 1 GB database, then the rehearsal rollback.
 bench: deps
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/backup.py --size 1GB --repeat 2 --markdown
+	$(BIN)/python bench/rehearsal.py --runs 3
 
 clean:
 	rm -rf $(VENV) $(COLLECTIONS) .build .pytest_cache tests/output

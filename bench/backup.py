@@ -209,8 +209,8 @@ def main(argv=None):
             shutil.rmtree(workdir, ignore_errors=True)
 
     log("")
-    log("%-70s %9s %10s %9s %9s %12s" % ("variant", "wall s", "size MB", "t/runbook", "s/runbook",
-                                           "pg_dump CPU"))
+    header = ("variant", "wall s", "size MB", "t/runbook", "s/runbook", "pg_dump CPU")
+    log("%-70s %9s %10s %9s %9s %12s" % header)
     base = results["runbook"]
     for r in results.values():
         log("%-70s %9.2f %10.1f %8.2fx %8.2fx %12s" % (

@@ -84,8 +84,8 @@ def test_retention_keeps_the_newest_of_the_series_only():
     expired = bk.expired_backups(manifests, p, keep=2)
     assert [m["name"] for m in expired] == [p + "_20260101_000000"]
     assert bk.expired_backups(manifests, p, keep=0) == []
-    assert [m["name"] for m in bk.expired_backups(manifests, p, keep=1)] == [p + "_20260102_000000",
-                                                                           p + "_20260101_000000"]
+    expected = [p + "_20260102_000000", p + "_20260101_000000"]
+    assert [m["name"] for m in bk.expired_backups(manifests, p, keep=1)] == expected
 
 
 # -- argv: the password is never there ---------------------------------------------------------------------
