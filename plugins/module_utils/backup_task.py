@@ -18,7 +18,7 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import
 from ansible_collections.almafrica.rollback.plugins.module_utils import backup as bk
 from ansible_collections.almafrica.rollback.plugins.module_utils import backup_archive as ba
 from ansible_collections.almafrica.rollback.plugins.module_utils import backup_database as bdb
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_history import read_current_migration
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_database import read_current_migration
 
 DEFAULT_DUMP_JOBS = 2
 

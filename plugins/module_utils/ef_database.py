@@ -117,6 +117,21 @@ def read_history(cur, history):
     return sorted(rows, key=lambda r: ordinal_key(r[0]))
 
 
+def read_current_migration(conn, table="__EFMigrationsHistory", schema=None):
+    """The newest applied MigrationId, or None when the history table is absent, ambiguous or empty.
+
+    Read-only and transaction-neutral: it runs in whatever transaction ``conn`` is in (pg_backup calls it inside
+    the snapshot its dump is taken from).
+    """
+    with conn.cursor() as cur:
+        try:
+            history = resolve_history_table(cur, table, schema)
+        except HistoryError:
+            return None
+        rows = read_history(cur, history)
+    return rows[-1][0] if rows else None
+
+
 def current_schema(cur):
     cur.execute("SELECT current_schema()")
     return cur.fetchone()[0]

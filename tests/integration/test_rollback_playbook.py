@@ -231,3 +231,30 @@ def test_one_environments_failure_does_not_touch_the_other(tmp_path):
         assert k.version("staging")["version"] == "1.1.0" and k.version("qa")["version"] == "1.2.0"
     finally:
         assert stage_kit.down(k.dir) == []
+
+
+def test_compose_gate_reads_the_compose_file_and_env_file(kit, tmp_path):
+    project = tmp_path / "compose"
+    project.mkdir()
+    (project / ".env").write_text("RunMigrations=false\n")  # interpolation only: not the container's environment
+    (project / "api.env").write_text("RunMigrations=true\n")
+    (project / "compose.yaml").write_text(
+        "services:\n  api:\n    image: registry.local/almafrica-api:${ALMAFRICA_IMAGE_TAG}\n"
+        "    env_file: [api.env]\n    environment:\n      - ASPNETCORE_ENVIRONMENT=Staging\n")
+    compose = ["-e", "rollback_deploy_method=compose", "-e", "rollback_compose_project_src=%s" % project,
+               "-e", "rollback_compose_env_file=%s" % (project / ".env")]
+    refused = kit.run("-e", "target=" + TARGET, *compose)
+    assert refused.returncode == 2
+    assert "Service api has RunMigrations=true" in refused.stdout + refused.stderr
+    assert kit.history() == list(fixtures.MIGRATIONS) and kit.backups() == []
+    assert kit.reports_of()[-1]["failure"]["phase"] == "preflight"
+
+    # With RunMigrations=false the gate passes; this machine has no Docker engine, so the deploy itself fails and
+    # the database is rolled forward again, as configured.
+    (project / "api.env").write_text("RunMigrations=false\n")
+    proc = kit.run("-e", "target=" + TARGET, *compose)
+    assert proc.returncode == 2
+    report = kit.reports_of()[-1]
+    assert report["failure"]["phase"] == "deploy", report["failure"]
+    assert report["failure"]["recovery"] == "roll_forward done"
+    assert kit.history() == list(fixtures.MIGRATIONS)
