@@ -41,10 +41,13 @@ lint: deps
 sanity: deps
 	tools/sanity.sh
 
+# Lint, sanity and the three molecule rehearsals first; the unit and integration tests last, so that pytest's
+# summary is the run's closing line.
 test: deps
-	$(BIN)/pytest -q tests/unit tests/integration
 	$(BIN)/ansible-lint --offline
 	tools/sanity.sh
+	cd $(CURDIR) && $(BIN)/molecule test --all
+	$(BIN)/pytest -q tests/unit tests/integration
 
 # The main job: a full rollback rehearsal (molecule: create the staging kit, converge = the rollback playbook,
 # idempotence, verify, destroy), then the incident report it wrote.
