@@ -258,3 +258,55 @@ def test_compose_gate_reads_the_compose_file_and_env_file(kit, tmp_path):
     assert report["failure"]["phase"] == "deploy", report["failure"]
     assert report["failure"]["recovery"] == "roll_forward done"
     assert kit.history() == list(fixtures.MIGRATIONS)
+
+
+class _WebhookSink:
+    """A Slack-compatible incoming webhook on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the stdlib's name
+                length = int(self.headers.get("Content-Length", 0))
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/hooks/rollback" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_notifications_at_start_success_and_failure(kit):
+    sink = _WebhookSink()
+    try:
+        done = kit.run("-e", "target=" + TARGET, "-e", "rollback_notify_webhook_url=" + sink.url)
+        assert done.returncode == 0, done.stdout[-3000:]
+        assert [m["event"] for m in sink.received] == ["start", "succeeded"]
+        assert "started by rehearsal" in sink.received[0]["text"] and TARGET in sink.received[0]["text"]
+        assert "database at %s, image v1.1.0" % TARGET in sink.received[1]["text"]
+        # A rerun has nothing to do: no notification unless asked for.
+        kit.run("-e", "target=" + TARGET, "-e", "rollback_notify_webhook_url=" + sink.url)
+        assert len(sink.received) == 2
+        failed = kit.run("-e", "target=InitialCreate", "-e", "rollback_notify_webhook_url=" + sink.url,
+                         "-e", "rollback_image_tag=v9.9.9", "-e", json.dumps({"rollback_accept_data_loss": ["*"]}))
+        assert failed.returncode == 2
+        assert [m["event"] for m in sink.received[2:]] == ["start", "failed"]
+        assert "failed in phase deploy" in sink.received[-1]["text"]
+        text = json.dumps(sink.received)
+        for key in ("stage_db_password", "stage_coolify_token", "stage_smoke_password"):
+            assert kit.secrets[key] not in text
+    finally:
+        sink.close()

@@ -64,8 +64,8 @@ def test_interpolation_forms():
 
 
 def test_env_file_parsing():
-    assert parse_env_file('# c\nexport A="1 # not a comment"\nB=2 # comment\n\nC\n') == {"A": "1 # not a comment",
-                                                                                       "B": "2"}
+    text = '# c\nexport A="1 # not a comment"\nB=2 # comment\n\nC\n'
+    assert parse_env_file(text) == {"A": "1 # not a comment", "B": "2"}
 
 
 def test_unknown_service():
