@@ -35,3 +35,12 @@ def dbname(pg, request):
     pg.create_database(name)
     yield name
     pg.drop_database(name)
+
+
+@pytest.fixture
+def other_db(pg, dbname):
+    """A second fresh database beside ``dbname``, for comparisons."""
+    name = dbname + "_b"
+    pg.create_database(name)
+    yield name
+    pg.drop_database(name)

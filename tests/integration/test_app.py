@@ -8,7 +8,8 @@ import urllib.request
 import pytest
 
 from stage.app import DEFAULT_DEMO_PASSWORD, DEFAULT_DEMO_USER, AppProcess
-from stage.fixtures import applied_migrations, build_database, last_migration, migrations_upto, schema_snapshot
+from stage.fixtures import (applied_migrations, build_database, build_database_in, last_migration, migrations_upto,
+                            schema_snapshot)
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import npgsql_connection_string
 
@@ -20,12 +21,7 @@ def connection_string(pg, dbname, password=None):
     return npgsql_connection_string(params)
 
 
-def build(pg, dbname, release):
-    conn = pg.connect(dbname)
-    try:
-        build_database(conn, release=release)
-    finally:
-        conn.close()
+build = build_database_in
 
 
 def history(pg, dbname):

@@ -21,10 +21,7 @@ def _executable(path, kind):
     return str(path)
 
 
-def _build(pg, dbname, release="v1.2.0"):
-    conn = pg.connect(dbname)
-    fixtures.build_database(conn, release=release)
-    conn.close()
+_build = fixtures.build_database_in
 
 
 def _history(pg, dbname):

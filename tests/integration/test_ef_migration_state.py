@@ -19,12 +19,7 @@ V11 = fixtures.last_migration("v1.1.0")
 ACCEPT_V12 = ["public.Orders.Status", "public.Orders.Amount"]
 
 
-def build(pg, dbname, release="v1.2.0", dialect="ef8"):
-    conn = pg.connect(dbname)
-    try:
-        fixtures.build_database(conn, release=release, dialect=dialect, seed=True)
-    finally:
-        conn.close()
+build = fixtures.build_database_in
 
 
 def history(pg, dbname):

@@ -4,8 +4,6 @@ from __future__ import annotations
 import hashlib
 import os
 
-import pytest
-
 from stage import fixtures
 from stage.runner import run_module
 
@@ -14,12 +12,7 @@ V11 = fixtures.last_migration("v1.1.0")
 ACCEPT_V12 = ["public.Orders.Status", "public.Orders.Amount"]
 
 
-def build(pg, dbname, release="v1.2.0", dialect="ef8"):
-    conn = pg.connect(dbname)
-    try:
-        fixtures.build_database(conn, release=release, dialect=dialect, seed=True)
-    finally:
-        conn.close()
+build = fixtures.build_database_in
 
 
 def state(pg, dbname, check=False, **kw):
@@ -32,14 +25,6 @@ def state(pg, dbname, check=False, **kw):
 
 def scripts(dialect="ef8"):
     return [os.path.join(fixtures.MIGRATIONS_DIR, dialect, "*.sql")]
-
-
-@pytest.fixture
-def other_db(pg, dbname):
-    name = dbname + "_b"
-    pg.create_database(name)
-    yield name
-    pg.drop_database(name)
 
 
 def test_two_databases_built_the_same_way_have_the_same_fingerprint(pg, dbname, other_db):

@@ -33,14 +33,6 @@ def run(conn, statements):
             cur.execute(stmt)
 
 
-@pytest.fixture
-def other_db(pg, dbname):
-    name = dbname + "_b"
-    pg.create_database(name)
-    yield name
-    pg.drop_database(name)
-
-
 def test_two_databases_built_the_same_way_have_the_same_fingerprint(pg, dbname, other_db):
     a, b = pg.connect(dbname), pg.connect(other_db)
     try:

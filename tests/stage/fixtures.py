@@ -294,6 +294,15 @@ def build_database(conn, release=LATEST_RELEASE, dialect="ef8", seed=True):
     return applied
 
 
+def build_database_in(pg, dbname, release=LATEST_RELEASE, dialect="ef8", seed=True):
+    """``build_database`` on database ``dbname`` of a ``stage.pg.PgCluster`` (opens and closes the connection)."""
+    conn = pg.connect(dbname)
+    try:
+        return build_database(conn, release=release, dialect=dialect, seed=seed)
+    finally:
+        conn.close()
+
+
 def applied_migrations(conn, table=HISTORY_TABLE, schema="public"):
     """MigrationIds in the history table, oldest first ([] when the table does not exist)."""
     with conn.cursor() as cur:
