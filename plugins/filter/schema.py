@@ -4,6 +4,8 @@
 """Filters over schema descriptions (the C(schema) that ef_migration_state returns with return_schema)."""
 from __future__ import annotations
 
+import re
+
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
@@ -28,6 +30,20 @@ def schema_diff(before, after, before_label="before", after_label="after"):
     return _diff(_lines(before, "before"), _lines(after, "after"), to_text(before_label), to_text(after_label))
 
 
+def schema_object_pattern(name):
+    """A regular expression matching the schema-description line of ``schema.table`` or ``schema.table.column``.
+
+    Names are case-sensitive, as quoted EF names are; a name containing a dot cannot be given this way.
+    """
+    parts = to_text(name).split(".")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise AnsibleFilterError("schema_object_pattern: %r is not schema.table or schema.table.column" % name)
+    quoted = ['"%s"' % re.escape(p.replace('"', '""')) for p in parts]
+    if len(parts) == 2:
+        return r"^table %s\.%s( |$)" % tuple(quoted)
+    return r"^column %s\.%s %s " % tuple(quoted)
+
+
 class FilterModule(object):
     def filters(self):
-        return {"schema_diff": schema_diff}
+        return {"schema_diff": schema_diff, "schema_object_pattern": schema_object_pattern}

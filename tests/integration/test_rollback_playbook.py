@@ -95,6 +95,7 @@ def test_full_rollback_then_a_second_run_changes_nothing(kit):
     [report] = kit.reports_of()
     assert report["outcome"] == "succeeded"
     assert report["backup"]["sha256"] and os.path.exists(report["backup"]["path"])
+    assert len(report["after"]["schema_fingerprint"]) == 64
     assert [p["name"] for p in report["phases"]] == ["preflight", "record", "backup", "migrate", "verify_db",
                                                      "deploy", "verify_app", "smoke"]
     md = glob.glob(os.path.join(kit.reports, "almafrica_staging", "*.md"))
@@ -163,6 +164,17 @@ def test_failure_in_migrate_is_reported_and_leaves_everything_as_it_was(kit, tmp
     assert report["failure"]["recovery"] == "nothing to undo"
     assert report["failure"]["database_left_at"] == LATEST
     assert report["backup"]["sha256"]  # the backup was taken before the failing step
+
+
+def test_failure_in_verify_db_rolls_the_database_forward(kit):
+    proc = kit.run("-e", "target=" + TARGET, "-e", json.dumps({"rollback_expected_objects": ["public.Orders.Status"]}))
+    assert proc.returncode == 2
+    report = kit.reports_of()[-1]
+    assert report["failure"]["phase"] == "verify_db"
+    assert "public.Orders.Status should exist at %s but does not" % TARGET in report["failure"]["message"]
+    assert report["failure"]["recovery"] == "roll_forward done"
+    assert kit.history() == list(fixtures.MIGRATIONS)
+    assert kit.version()["version"] == "1.2.0"  # never redeployed
 
 
 def test_failure_in_deploy_rolls_the_database_forward(kit):

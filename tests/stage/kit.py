@@ -151,6 +151,9 @@ def write_inventory(stage_dir, state, pg, token, smoke_password, report_dir=None
         "rollback_db_ssl_mode": "disable",
         "rollback_scripts": [os.path.join(fixtures.MIGRATIONS_DIR, "ef8")],
         "rollback_accept_data_loss": ACCEPT_DATA_LOSS,
+        # What v1.1.0's schema has and v1.2.0's columns it must not have any more.
+        "rollback_expected_objects": ["public.Payments", "public.Farmers.PhoneNumber"],
+        "rollback_absent_objects": ["public.Orders.Status"],
         "rollback_deploy_method": "coolify",
         "rollback_coolify_api_url": state["coolify"]["url"],
         "rollback_coolify_api_token": "{{ stage_coolify_token }}",
