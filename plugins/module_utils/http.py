@@ -20,6 +20,8 @@ import re
 import time
 import traceback
 
+from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import REDACTED, redact as redact_secrets
+
 try:
     import requests
     HAS_REQUESTS = True
@@ -30,7 +32,6 @@ except ImportError:  # reported by the module through missing_required_lib
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 MAX_RETRY_AFTER = 300.0
-REDACTED = "********"
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
 USER_AGENT = "almafrica.rollback"
 
@@ -51,13 +52,11 @@ class HttpError(Exception):
 
 # -- pure helpers ---------------------------------------------------------------------------------
 def redact(text, secrets=()):
-    """``text`` with bearer/basic credentials, Authorization-like header values and every string of ``secrets``
-    (that is at least 4 characters long) replaced by ``********``."""
+    """``text`` with bearer/basic credentials, Authorization-like header values and every form of every string of
+    ``secrets`` (raw, Npgsql-quoted, URL-encoded, JSON-escaped: see ``secrets.redact``) replaced by ``********``."""
     if text is None:
         return None
-    text = str(text)
-    for secret in sorted({s for s in secrets if s and len(str(s)) >= 4}, key=len, reverse=True):
-        text = text.replace(str(secret), REDACTED)
+    text = redact_secrets(text, secrets)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
     return _BEARER.sub(lambda m: (m.group(1) or m.group(3)) + (m.group(2) or m.group(4)) + REDACTED, text)
 

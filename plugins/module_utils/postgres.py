@@ -23,6 +23,8 @@ except ImportError as _exc:  # pragma: no cover - depends on the host
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import redact as redact_secrets
+
 APPLICATION_NAME = "almafrica.rollback"
 
 SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
@@ -85,11 +87,9 @@ def connect(module, dbname=None, autocommit=False):
 
 
 def redact(text, params):
-    """Remove the password from a text that may echo it (driver errors, tool stderr)."""
-    password = params.get("login_password")
-    if password and text:
-        text = text.replace(password, "********")
-    return text
+    """Remove the password, in every form a tool may print it (see ``secrets.redact``), from a text that may echo
+    it (driver errors, tool stderr, executor output)."""
+    return redact_secrets(text, [params.get("login_password")]) if text else text
 
 
 def libpq_env(params, dbname=None):
