@@ -10,14 +10,14 @@ something is left behind) and ``info`` (cannot be verified statically: check it 
 """
 from __future__ import annotations
 
+import decimal
 import re
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import SIGNATURES, Unresolved
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import SIGNATURES, Symbol, Unresolved
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_sql import (
+    best_statement, destructive_statement, resources_named, sql_excerpt)
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_types import describe_change
 
-DESTRUCTIVE_SQL_RE = re.compile(r"\b(DROP\s+(?:TABLE|COLUMN|SCHEMA|TYPE)|DELETE\s+FROM|"
-                                r"TRUNCATE|ALTER\s+COLUMN\s+\S+\s+(?:SET\s+DATA\s+)?TYPE)\b", re.I)
-SQL_RESOURCE_RE = re.compile(r"[\w./\\-]+\.p?sql\b", re.I)
 
 # Up() operation -> (Down() operations that undo it, identity fields that must match)
 INVERSES = {
@@ -73,18 +73,32 @@ def _shown(value):
 
 
 class _Names(object):
-    """Table names of one migration, with every name a RenameTable gave it treated as the same table."""
+    """Table names of one migration, with every name a RenameTable gave it treated as the same table.
+
+    A union-find over the names of both methods: Up() renaming a -> b and Down() renaming b -> a put a and b in
+    one set once; a rename that only moves the schema (same name) or that joins names already joined adds nothing,
+    so no name is ever its own parent and ``root`` always ends (path halving keeps it short).
+    """
 
     def __init__(self, operations):
         self.parent = {}
         for op in operations:
             if op.kind == "RenameTable" and isinstance(op.get("name"), str) and isinstance(op.get("newName"), str):
-                self.parent[self.root(op.get("newName"))] = self.root(op.get("name"))
+                self.union(op.get("name"), op.get("newName"))
 
     def root(self, name):
-        while name in self.parent:
-            name = self.parent[name]
+        parent = self.parent
+        while name in parent:
+            up = parent[name]
+            if up in parent:
+                parent[name] = parent[up]  # path halving
+            name = up
         return name
+
+    def union(self, a, b):
+        ra, rb = self.root(a), self.root(b)
+        if ra != rb:
+            self.parent[rb] = ra
 
     def same(self, field, a, b):
         if isinstance(a, Unresolved) or isinstance(b, Unresolved):
@@ -127,64 +141,191 @@ def _describe(op):
     return kind
 
 
+def _qualified(schema, name):
+    return "%s.%s" % (_shown(schema), _shown(name)) if schema is not None else _shown(name)
+
+
+def _moves_schema(op):
+    """RenameTable/RenameSequence that moves the object to another schema (EF writes newSchema only then)."""
+    return op.kind in ("RenameTable", "RenameSequence") and op.get("newSchema") is not None \
+        and op.get("newSchema") != op.get("schema")
+
+
 def _rename_text(op):
     what = RENAMES[op.kind]
+    if _moves_schema(op):
+        return "%s %s to %s" % (what, _qualified(op.get("schema"), op.get("name")),
+                                _qualified(op.get("newSchema"), op.get("newName")))
     on = " of table %s" % _shown(op.get("table")) if op.kind == "RenameColumn" else ""
     return "%s %s%s to %s" % (what, _shown(op.get("name")), on, _shown(op.get("newName")))
 
 
-def _check_rename(names, up_op, down_ops):
+def _loose_equal(a, b):
+    return isinstance(a, Unresolved) or isinstance(b, Unresolved) or a == b
+
+
+def _check_rename(names, up_op, down_ops, down):
+    """Down() must rename the object from Up()'s new name (and schema) back to the old one.
+
+    Names are compared exactly here (not through the table equivalence, which the renames themselves build).
+    """
     old, new = up_op.get("name"), up_op.get("newName")
-    same_kind = [d for d in down_ops if d.kind == up_op.kind]
-    for down in same_kind:
-        if names.same("name", down.get("name"), new) and (up_op.kind != "RenameColumn" or
-                                                          names.same("table", down.get("table"), up_op.get("table"))):
-            if names.same("name", down.get("newName"), old):
-                return None
+    moved = _moves_schema(up_op)
+    for d in (d for d in down_ops if d.kind == up_op.kind):
+        if not _loose_equal(d.get("name"), new if new is not None else old):
+            continue
+        if up_op.kind == "RenameColumn" and not names.same("table", d.get("table"), up_op.get("table")):
+            continue
+        if moved and not _loose_equal(d.get("schema"), up_op.get("newSchema")):
+            continue
+        back_name = d.get("newName") if d.get("newName") is not None else d.get("name")
+        if not _loose_equal(back_name, old):
             return finding("error", "wrong_inverse", "Up() renames %s, but Down() renames it to %s instead of back "
-                           "to %s." % (_rename_text(up_op), _shown(down.get("newName")), _shown(old)), down)
-    return finding("error", "no_inverse", "Up() renames %s and Down() never renames it back." % _rename_text(up_op),
-                   up_op)
+                           "to %s." % (_rename_text(up_op), _shown(back_name), _shown(old)), d)
+        if moved and not _loose_equal(d.get("newSchema"), up_op.get("schema")):
+            return finding("error", "wrong_inverse", "Up() moves %s, but Down() moves it to schema %s instead of "
+                           "back to %s." % (_rename_text(up_op), _shown_or(d.get("newSchema"), "the default schema"),
+                                            _shown_or(up_op.get("schema"), "the default schema")), d)
+        return None
+    return _unless_sql_undoes(up_op, down, finding(
+        "error", "no_inverse", "Up() renames %s and Down() never renames it back." % _rename_text(up_op), up_op))
 
 
-def _check_alter_column(names, up_op, down_ops):
-    down = next((d for d in down_ops if d.kind == "AlterColumn" and _matches(names, up_op, d, ("name", "table"))), None)
-    if down is None:
-        if any(d.kind == "DropColumn" and _matches(names, up_op, d, ("name", "table")) for d in down_ops):
-            return [finding("error", "wrong_inverse", "Up() alters column %s.%s; Down() drops the column instead of "
-                            "altering it back." % (_shown(up_op.get("table")), _shown(up_op.get("name"))), up_op)]
-        return [finding("error", "no_inverse", "Up() alters column %s.%s (%s) and Down() never alters it back."
-                        % (_shown(up_op.get("table")), _shown(up_op.get("name")), _alter_summary(up_op)), up_op)]
-    problems = []
+def _shown_or(value, absent):
+    return absent if value is None else _shown(value)
+
+
+# How a missing value reads in a message: never Python's None.
+ABSENT = {"type": "the type EF infers", "max length": "unlimited", "precision": "the provider's default",
+          "scale": "the provider's default", "collation": "the database default", "defaultValue": "no default",
+          "defaultValueSql": "no default"}
+
+
+def _value_text(value, label):
+    """A value for a message: strings quoted as in C# (so an empty string shows as \"\"), None in words."""
+    if value is None:
+        return ABSENT.get(label, "none")
+    if label in ("defaultValue", "defaultValueSql") and _is_text_value(value):
+        return '"%s"' % value
+    return _shown(value)
+
+
+def _is_text_value(value):
+    return isinstance(value, str) and not isinstance(value, Symbol)
+
+
+def _check_alter_column(names, up_op, down_ops, down, provider=None):
+    down_op = next((d for d in down_ops if d.kind == "AlterColumn" and _matches(names, up_op, d, ("name", "table"))), None)
     column = "%s.%s" % (_shown(up_op.get("table")), _shown(up_op.get("name")))
+    if down_op is None:
+        if any(d.kind == "DropColumn" and _matches(names, up_op, d, ("name", "table")) for d in down_ops):
+            return [finding("error", "wrong_inverse", "Up() alters column %s; Down() drops the column instead of "
+                            "altering it back." % column, up_op)]
+        return [_unless_sql_undoes(up_op, down, finding(
+            "error", "no_inverse", "Up() alters column %s (%s) and Down() never alters it back."
+            % (column, _alter_summary(up_op)), up_op))]
+    problems, notes = [], []
     for new_key, old_key, label in (("type", "oldType", "type"), ("maxLength", "oldMaxLength", "max length"),
                                     ("precision", "oldPrecision", "precision"), ("scale", "oldScale", "scale"),
                                     ("collation", "oldCollation", "collation")):
-        before, restored = up_op.get(old_key), down.get(new_key)
+        before, restored = up_op.get(old_key), down_op.get(new_key)
         if before is None or restored is None:
             continue
         if _norm(before) != _norm(restored):
-            problems.append("%s %s instead of %s" % (label, _shown(restored), _shown(before)))
-    if bool(up_op.get("oldNullable", False)) != bool(down.get("nullable", False)):
-        problems.append("%s instead of %s" % (_nullability(down.get("nullable", False)),
+            problems.append("%s %s instead of %s" % (label, _value_text(restored, label), _value_text(before, label)))
+    if bool(up_op.get("oldNullable", False)) != bool(down_op.get("nullable", False)):
+        problems.append("%s instead of %s" % (_nullability(down_op.get("nullable", False)),
                                               _nullability(up_op.get("oldNullable", False))))
+    placeholder = _required_again_placeholder(up_op, down_op)
     for new_key, old_key in (("defaultValueSql", "oldDefaultValueSql"), ("defaultValue", "oldDefaultValue")):
-        if up_op.get(old_key) != down.get(new_key) and not isinstance(up_op.get(old_key), Unresolved):
-            problems.append("%s %s instead of %s" % (new_key, _shown(down.get(new_key)), _shown(up_op.get(old_key))))
+        before, restored = up_op.get(old_key), down_op.get(new_key)
+        if isinstance(before, Unresolved) or isinstance(restored, Unresolved) and new_key == "defaultValueSql":
+            continue
+        if _same_value(before, restored):
+            continue
+        if new_key == "defaultValue" and placeholder:
+            if _emits_default(provider, down_op):
+                notes.append(finding("info", "default_added", "Down() makes column %s required again with EF's "
+                                     "placeholder default %s (EF's standard code for a column Up() made nullable, not "
+                                     "an error): rows holding NULL get %s where the provider fills them first, and "
+                                     "the column keeps DEFAULT %s, which it did not have before Up()."
+                                     % (column, placeholder, placeholder, placeholder), down_op))
+            continue
+        problems.append("%s %s instead of %s" % (new_key, _value_text(restored, new_key), _value_text(before, new_key)))
     if problems:
         return [finding("error", "wrong_inverse", "Down() does not restore column %s as it was before Up(): %s."
-                        % (column, "; ".join(problems)), down)]
-    return []
+                        % (column, "; ".join(problems)), down_op)] + notes
+    return notes
+
+
+def _same_value(a, b):
+    if isinstance(a, Unresolved) and isinstance(b, Unresolved):
+        return " ".join(a.text.split()) == " ".join(b.text.split())
+    return type(a) is type(b) and a == b or (_is_number(a) and _is_number(b) and a == b)
+
+
+def _is_number(value):
+    return isinstance(value, (int, decimal.Decimal)) and not isinstance(value, bool)
+
+
+# The CLR default EF writes as defaultValue when a column becomes NOT NULL (AlterColumn, AddColumn), by the
+# source text of the argument when it is not a plain literal.
+CLR_DEFAULT_TEXT_RE = re.compile(
+    r"^(?:new\s+(?:System\.)?Guid\(\s*\"0{8}-0{4}-0{4}-0{4}-0{12}\"\s*\)"
+    r"|(?:System\.)?Guid\.Empty"
+    r"|new\s+(?:System\.)?DateTime\(\s*1\s*,\s*1\s*,\s*1\s*(?:,\s*0\s*){0,4}(?:,\s*(?:System\.)?DateTimeKind\.\w+\s*)?\)"
+    r"|new\s+(?:System\.)?DateTimeOffset\(\s*new\s+(?:System\.)?DateTime\(\s*1\s*,\s*1\s*,\s*1[^()]*\)\s*,"
+    r"\s*new\s+(?:System\.)?TimeSpan\(\s*0\s*(?:,\s*0\s*)*\)\s*\)"
+    r"|new\s+(?:System\.)?TimeSpan\(\s*0\s*(?:,\s*0\s*)*\)|(?:System\.)?TimeSpan\.Zero"
+    r"|new\s+(?:System\.)?DateOnly\(\s*1\s*,\s*1\s*,\s*1\s*\)|new\s+(?:System\.)?TimeOnly\(\s*0\s*(?:,\s*0\s*)*\)"
+    r"|\(\s*(?:short|ushort|byte|sbyte|uint|ulong|long|float|double|decimal)\s*\)\s*0"
+    r"|new\s+byte\s*\[\s*0\s*\]|'\\0'|default(?:\(\w+\))?)$")
+
+
+def _clr_default_text(value):
+    """How a CLR default reads (``0``, ``\"\"``, ``false``, ``new Guid(...)``), or None when ``value`` is not one."""
+    if value is False:
+        return "false"
+    if _is_number(value) and value == 0:
+        return str(value)
+    if _is_text_value(value) and value == "":
+        return '""'
+    if isinstance(value, Unresolved) and CLR_DEFAULT_TEXT_RE.match(" ".join(value.text.split())):
+        return " ".join(value.text.split())
+    return None
+
+
+def _required_again_placeholder(up_op, down_op):
+    """EF's Down() for a column Up() made nullable: NOT NULL again, with the CLR default to fill the NULLs.
+
+    Returns how the placeholder reads, or None when the AlterColumn pair is not that shape.
+    """
+    made_nullable = up_op.get("nullable", False) and not up_op.get("oldNullable", False)
+    required_again = not down_op.get("nullable", False) and down_op.get("oldNullable", False)
+    if not (made_nullable and required_again) or up_op.get("oldDefaultValue") is not None:
+        return None
+    return _clr_default_text(down_op.get("defaultValue"))
+
+
+# Store types for which Pomelo (MySQL) writes no literal DEFAULT (MySQL does not accept one on them).
+MYSQL_NO_DEFAULT_RE = re.compile(r"^(?:tiny|medium|long)?(?:text|blob)\b|^json\b|^geometry|^point\b|^(?:multi)?(?:linestring|polygon)\b", re.I)
+
+
+def _emits_default(provider, op):
+    if provider == "MySql" and isinstance(op.get("type"), str) and MYSQL_NO_DEFAULT_RE.match(op.get("type").strip()):
+        return False
+    return True
 
 
 def _alter_summary(op):
     parts = []
     if op.get("oldType") is not None or op.get("type") is not None:
-        parts.append("type %s -> %s" % (_shown(op.get("oldType")), _shown(op.get("type"))))
+        parts.append("type %s -> %s" % (_value_text(op.get("oldType"), "type"), _value_text(op.get("type"), "type")))
     if op.get("oldNullable", False) != op.get("nullable", False):
         parts.append("%s -> %s" % (_nullability(op.get("oldNullable", False)), _nullability(op.get("nullable", False))))
     if op.get("oldMaxLength") is not None or op.get("maxLength") is not None:
-        parts.append("max length %s -> %s" % (_shown(op.get("oldMaxLength")), _shown(op.get("maxLength"))))
+        parts.append("max length %s -> %s" % (_value_text(op.get("oldMaxLength"), "max length"),
+                                              _value_text(op.get("maxLength"), "max length")))
     return ", ".join(parts) or "annotations"
 
 
@@ -196,26 +337,11 @@ def _norm(value):
     return re.sub(r"\s+", " ", value.strip().lower()) if isinstance(value, str) else value
 
 
-def _sql_text(op):
-    sql = op.get("sql")
-    if isinstance(sql, str):
-        first = next((ln.strip() for ln in sql.splitlines() if ln.strip()), "")
-        return first[:100]
-    return op.text[:100]
-
-
-def _resources_named(op):
-    text = op.text if isinstance(op.get("sql"), str) is False else ""
-    args = op.args.get("args") or [v for v in op.args.values() if isinstance(v, str)]
-    text += " " + " ".join(a for a in args if isinstance(a, str))
-    return sorted(set(SQL_RESOURCE_RE.findall(text)))
-
-
 def _check_opaque(up_op, down):
     """Sql() and calls we cannot see into: say so, louder when Down() runs nothing of the kind."""
     down_opaque = [d for d in down.operations if d.kind == SQL_LIKE or d.kind not in SIGNATURES] + down.other_calls
-    what = "raw SQL (%s)" % _sql_text(up_op) if up_op.kind == SQL_LIKE else "%s" % up_op.text[:100]
-    resources = _resources_named(up_op)
+    what = "raw SQL (%s)" % sql_excerpt(up_op) if up_op.kind == SQL_LIKE else "%s" % up_op.text[:100]
+    resources = resources_named(up_op)
     if resources:
         what += " from %s" % ", ".join(resources)
     if down_opaque:
@@ -226,8 +352,53 @@ def _check_opaque(up_op, down):
                    "If it only changes data on purpose, ignore this migration with a reason." % what, up_op)
 
 
-def _check_down_destroys(names, up, down):
+def _unless_sql_undoes(up_op, down, error):
+    """``error`` (no inverse found), or an info when Down() runs raw SQL or helpers that may undo ``up_op``."""
+    down_sql = [d for d in down.operations if d.kind == SQL_LIKE]
+    helpers = [d for d in down.operations if d.kind not in SIGNATURES] + down.other_calls
+    if not down_sql and not helpers:
+        return error
+    statement, op = best_statement(_identifiers(up_op), down_sql)
+    if statement is not None:
+        return finding("info", "sql_unverified", "Up() runs %s; Down() runs raw SQL that probably undoes it (line %d: "
+                       "%s): cannot verify statically. Check it with a round trip on a scratch database."
+                       % (_describe(up_op), op.line, statement), up_op)
+    opaque = [d for d in down_sql if not isinstance(d.get("sql"), str)] + helpers
+    if opaque:
+        return finding("info", "sql_unverified", "Up() runs %s; Down() runs SQL or helpers whose text is only known at "
+                       "run time (line %s): cannot verify statically that they undo it."
+                       % (_describe(up_op), ", ".join(str(d.line) for d in opaque)), up_op)
+    error["message"] += " (Down() runs raw SQL, but none of its statements names %s.)" % _shown(_identifiers(up_op)[0])
+    return error
+
+
+def _identifiers(op):
+    """Names that SQL undoing ``op`` would mention, the most specific first."""
+    keys = ("newName", "name", "table") if op.kind in RENAMES else ("name", "table", "columns")
+    names = []
+    for key in keys:
+        value = op.get(key)
+        for item in value if isinstance(value, list) else [value]:
+            if _is_text_value(item) and item not in names:
+                names.append(item)
+    return names or [op.kind]
+
+
+def _group_destroyed(items, created, up_op_count):
+    """One data_loss warning per migration for what existed before it, one info for what its Up() created."""
     found = []
+    if items:
+        found.append(finding("warning", "data_loss", "Down() destroys data: %s." % "; ".join(
+            "%s (line %d)" % (text, op.line) for text, op in items), items[0][1]))
+    if created:
+        found.append(finding("info", "drops_created", "Down() drops what this migration's Up() created (%s): a "
+                             "rollback loses only the data written there since the migration was applied."
+                             % ", ".join(text for text, _op in created), created[0][1]))
+    return found
+
+
+def _check_down_destroys(names, up, down, provider=None):
+    items, created, found = [], [], []
     up_created_tables = {names.root(op.get("name")) for op in up.operations
                          if op.kind == "CreateTable" and isinstance(op.get("name"), str)}
     up_added_columns = {(names.root(op.get("table")), op.get("name")) for op in up.operations
@@ -235,58 +406,77 @@ def _check_down_destroys(names, up, down):
     up_alters = [op for op in up.operations if op.kind == "AlterColumn"]
     for op in down.operations:
         if op.kind == "DropTable":
-            found.append(finding("warning", "data_loss", "Down() drops table %s: every row in it is lost."
-                                 % _shown(op.get("name")), op))
-            if isinstance(op.get("name"), str) and names.root(op.get("name")) not in up_created_tables:
+            text = "table %s" % _shown(op.get("name"))
+            if isinstance(op.get("name"), str) and names.root(op.get("name")) in up_created_tables:
+                created.append((text, op))
+                continue
+            items.append(("drops %s: every row in it is lost" % text, op))
+            if isinstance(op.get("name"), str):
                 found.append(finding("warning", "drops_unrelated", "Down() drops table %s, which Up() did not create."
                                      % _shown(op.get("name")), op))
         elif op.kind == "DropColumn":
-            found.append(finding("warning", "data_loss", "Down() drops column %s.%s: its values are lost."
-                                 % (_shown(op.get("table")), _shown(op.get("name"))), op))
-            if isinstance(op.get("table"), str) and (names.root(op.get("table")), op.get("name")) not in up_added_columns:
+            text = "column %s.%s" % (_shown(op.get("table")), _shown(op.get("name")))
+            table = names.root(op.get("table")) if isinstance(op.get("table"), str) else None
+            if table is not None and ((table, op.get("name")) in up_added_columns or table in up_created_tables):
+                created.append((text, op))
+                continue
+            items.append(("drops %s: its values are lost" % text, op))
+            if table is not None:
                 found.append(finding("warning", "drops_unrelated", "Down() drops column %s.%s, which Up() did not add."
                                      % (_shown(op.get("table")), _shown(op.get("name"))), op))
         elif op.kind == "AlterColumn":
-            found.extend(_alter_losses(names, op, up_alters))
+            losses, extra = _alter_losses(names, op, up_alters)
+            items.extend(losses)
+            found.extend(extra)
         elif op.kind == SQL_LIKE and isinstance(op.get("sql"), str):
-            match = DESTRUCTIVE_SQL_RE.search(op.get("sql"))
+            match = destructive_statement(op.get("sql"))
             if match:
-                found.append(finding("warning", "data_loss", "Down() raw SQL runs %s (%s): it may destroy data that "
-                                     "cannot be measured statically." % (" ".join(match.group(0).split()), _sql_text(op)), op))
-    return found
+                items.append(("raw SQL runs %s (%s): it may destroy data that cannot be measured statically"
+                              % match, op))
+    return _group_destroyed(items, created, len(up.operations)) + found
 
 
 def _alter_losses(names, op, up_alters):
     up_op = next((u for u in up_alters if _matches(names, u, op, ("name", "table"))), None)
     column = "%s.%s" % (_shown(op.get("table")), _shown(op.get("name")))
-    found = []
+    losses, found = [], []
     current = op.get("oldType") if op.get("oldType") is not None else (up_op.get("type") if up_op else None)
     target = op.get("type")
     verdict, reason = describe_change(current, target)
     if verdict in ("narrows", "converts"):
-        found.append(finding("warning", "data_loss", "Down() changes column %s from %s to %s: %s."
-                             % (column, _shown(current), _shown(target), reason), op))
+        losses.append(("changes column %s from %s to %s: %s" % (column, _shown(current), _shown(target), reason), op))
     old_len = op.get("oldMaxLength") if op.get("oldMaxLength") is not None else (up_op.get("maxLength") if up_op else None)
     new_len = op.get("maxLength")
     if isinstance(old_len, int) and isinstance(new_len, int) and new_len < old_len and verdict in ("same", "unknown"):
-        found.append(finding("warning", "data_loss", "Down() shortens column %s from %d to %d characters: longer "
-                             "values are cut or make the rollback fail." % (column, old_len, new_len), op))
+        losses.append(("shortens column %s from %d to %d characters: longer values are cut or make the rollback "
+                       "fail" % (column, old_len, new_len), op))
     was_nullable = op.get("oldNullable") if op.get("oldNullable") is not None else (
         up_op.get("nullable", False) if up_op else False)
-    if was_nullable and not op.get("nullable", False):
+    placeholder = up_op is not None and _required_again_placeholder(up_op, op)
+    if was_nullable and not op.get("nullable", False) and not placeholder:
         found.append(finding("warning", "not_null", "Down() makes column %s NOT NULL: the rollback fails if any row "
                              "holds NULL there (give it a default or update the rows first)." % column, op))
-    return found
+    return losses, found
 
 
 def _main_file(cls):
     """The file a reader opens to fix the class: where Up() is, else the part that is not the Designer."""
-    if cls.up.file:
+    own = [f for f in cls.files if not f.endswith(".Designer.cs")]
+    if cls.up.file and cls.up.file in cls.files:
         return cls.up.file
-    return next((f for f in cls.files if not f.endswith(".Designer.cs")), cls.files[0])
+    return own[0] if own else cls.files[0]
 
 
-def lint_migration(cls):
+def _from_unknown_base(cls, main_file):
+    """Up()/Down() missing from a class whose base class is not in the folder: they may come from it."""
+    missing = [m.name for m in (cls.up, cls.down) if not m.present]
+    return finding("info", "base_unresolved", "%s() %s not declared by %s, which derives from %s: that base class is "
+                   "not under the linted folder, so %s cannot be verified. Lint the folder that holds it too."
+                   % ("() and ".join(missing), "are" if len(missing) > 1 else "is", cls.full_name, cls.unresolved_base,
+                      "they" if len(missing) > 1 else "it"), file=main_file, line=1)
+
+
+def lint_migration(cls, provider=None):
     """Findings for one MigrationClass (any order; the caller sorts)."""
     found = []
     main_file = _main_file(cls)
@@ -296,15 +486,22 @@ def lint_migration(cls):
                              "attribute (is its .Designer.cs missing?): EF Core does not see it, so neither "
                              "'database update' nor a rollback ever runs it." % cls.full_name, file=main_file, line=1))
     for method in (up, down):
-        if method.syntax_errors:
+        if method.syntax_errors and method.name not in cls.inherited:
             found.append(finding("warning", "syntax", "%s() has C# the parser could not read (line %s): findings for "
                                  "it may be incomplete." % (method.name, ", ".join(map(str, sorted(
                                      set(method.syntax_errors))[:5]))), file=method.file, line=method.syntax_errors[0]))
+    if cls.unresolved_base and not (up.present and down.present):
+        found.append(_from_unknown_base(cls, main_file))
+        if down.present and down.throws:
+            found.append(finding("error", "irreversible", "Down() throws (%s): this migration cannot be rolled back."
+                                 % down.throws[:120], file=down.file, line=down.line))
+        return found
     if not up.present:
-        found.append(finding("error", "missing_up", "No Up() method.", file=main_file, line=1))
+        found.append(finding("error", "missing_up", "No Up() method in %s%s." % (cls.full_name, _bases_text(cls)),
+                             file=main_file, line=1))
     if not down.present:
-        found.append(finding("error", "missing_down", "No Down() method: EF's default Down() throws, so this migration "
-                             "cannot be rolled back.", file=main_file, line=1))
+        found.append(finding("error", "missing_down", "No Down() method in %s%s: EF's default Down() throws, so this "
+                             "migration cannot be rolled back." % (cls.full_name, _bases_text(cls)), file=main_file, line=1))
         return found
     if down.throws:
         found.append(finding("error", "irreversible", "Down() throws (%s): this migration cannot be rolled back."
@@ -318,10 +515,10 @@ def lint_migration(cls):
         return found
     names = _Names(up.operations + down.operations)
     for op in up.operations:
-        found.extend(_check_up_operation(names, op, down))
+        found.extend(_check_up_operation(names, op, down, provider))
     for call in up.other_calls:
         found.append(_check_opaque(call, down))
-    found.extend(_check_down_destroys(names, up, down))
+    found.extend(_check_down_destroys(names, up, down, provider))
     for op in up.operations + down.operations:
         loose = [k for k in ("name", "table", "newName") if isinstance(op.get(k), Unresolved)]
         if loose:
@@ -330,17 +527,26 @@ def lint_migration(cls):
     return found
 
 
-def _check_up_operation(names, op, down):
+def _bases_text(cls):
+    return " or its base classes" if cls.bases and cls.bases[0] not in ("Migration",) else ""
+
+
+# Database-level settings a provider scaffolds in the first migration's Up() only (no inverse in Down()):
+# MySQL's character set and collation; harmless to leave behind.
+HARMLESS_DATABASE_ANNOTATIONS = ("MySql:CharSet", "MySql:Collation", "Relational:Collation")
+
+
+def _check_up_operation(names, op, down, provider=None):
     kind = op.kind
     if kind == SQL_LIKE or kind not in SIGNATURES:
         return [_check_opaque(op, down)]
     if kind in RENAMES:
-        result = _check_rename(names, op, down.operations)
+        result = _check_rename(names, op, down.operations, down)
         return [result] if result else []
     if kind == "AlterColumn":
         if _dropped_with_table(names, op, down):
             return []
-        return _check_alter_column(names, op, down.operations)
+        return _check_alter_column(names, op, down.operations, down, provider)
     if kind == "RestartSequence":
         return [finding("info", "no_inverse", "Up() restarts sequence %s: a rollback cannot restore its previous value."
                         % _shown(op.get("name")), op)]
@@ -360,12 +566,16 @@ def _check_up_operation(names, op, down):
         return [finding("warning", "left_behind", "Up() runs %s and Down() has no %s: the schema stays after a "
                         "rollback (EF never scaffolds DropSchema; harmless when the schema is shared)."
                         % (_describe(op), "/".join(inverse_kinds)), op)]
-    if kind == "AlterDatabase" and all(str(k).startswith("Npgsql:PostgresExtension") for k, _ in op.annotations):
+    keys = [str(k) for k, _ in op.annotations]
+    if kind == "AlterDatabase" and keys and all(k.startswith("Npgsql:PostgresExtension") for k in keys):
         return [finding("warning", "left_behind", "Up() enables PostgreSQL extension(s) %s and Down() does not "
-                        "disable them: they stay after a rollback." % ", ".join(
-                            str(k).split(":")[-1] for k, _ in op.annotations), op)]
-    return [finding("error", "no_inverse", "Up() runs %s and Down() has no matching %s."
-                    % (_describe(op), " or ".join(inverse_kinds)), op)]
+                        "disable them: they stay after a rollback." % ", ".join(k.split(":")[-1] for k in keys), op)]
+    if kind == "AlterDatabase" and keys and all(k.startswith(HARMLESS_DATABASE_ANNOTATIONS) for k in keys):
+        return [finding("info", "left_behind", "Up() sets the database's %s and Down() leaves it: harmless after a "
+                        "rollback (EF scaffolds it in Up() only)." % ", ".join(
+                            "%s %s" % (k.split(":")[-1], _shown(v)) for k, v in op.annotations), op)]
+    return [_unless_sql_undoes(op, down, finding("error", "no_inverse", "Up() runs %s and Down() has no matching %s."
+                                                 % (_describe(op), " or ".join(inverse_kinds)), op))]
 
 
 def _dropped_with_table(names, op, down):
