@@ -15,7 +15,7 @@ import re
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import SIGNATURES, Symbol, Unresolved
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_sql import (
-    best_statement, destructive_statement, resources_named, sql_excerpt)
+    best_statement, destructive_statements, excerpt, mentions_all, resources_named, sql_excerpt)
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_types import describe_change
 
 
@@ -164,7 +164,7 @@ def _loose_equal(a, b):
     return isinstance(a, Unresolved) or isinstance(b, Unresolved) or a == b
 
 
-def _check_rename(names, up_op, down_ops, down):
+def _check_rename(names, up_op, down_ops, down, up_ops=None):
     """Down() must rename the object from Up()'s new name (and schema) back to the old one.
 
     Names are compared exactly here (not through the table equivalence, which the renames themselves build).
@@ -187,8 +187,23 @@ def _check_rename(names, up_op, down_ops, down):
                            "back to %s." % (_rename_text(up_op), _shown_or(d.get("newSchema"), "the default schema"),
                                             _shown_or(up_op.get("schema"), "the default schema")), d)
         return None
+    if _undone_within(up_op, up_ops or ()):
+        return None
     return _unless_sql_undoes(up_op, down, finding(
         "error", "no_inverse", "Up() renames %s and Down() never renames it back." % _rename_text(up_op), up_op))
+
+
+def _undone_within(op, ops):
+    """Up() itself renames the object back (a -> b, then b -> a): nothing is left for Down() to undo."""
+    for other in ops:
+        if other is op or other.kind != op.kind or other.get("table") != op.get("table"):
+            continue
+        if other.get("name") != op.get("newName") or other.get("newName") != op.get("name"):
+            continue
+        if _moves_schema(op) and (other.get("schema") != op.get("newSchema") or other.get("newSchema") != op.get("schema")):
+            continue
+        return True
+    return False
 
 
 def _shown_or(value, absent):
@@ -246,10 +261,10 @@ def _check_alter_column(names, up_op, down_ops, down, provider=None):
         if new_key == "defaultValue" and placeholder:
             if _emits_default(provider, down_op):
                 notes.append(finding("info", "default_added", "Down() makes column %s required again with EF's "
-                                     "placeholder default %s (EF's standard code for a column Up() made nullable, not "
-                                     "an error): rows holding NULL get %s where the provider fills them first, and "
-                                     "the column keeps DEFAULT %s, which it did not have before Up()."
-                                     % (column, placeholder, placeholder, placeholder), down_op))
+                                     "placeholder default %s (EF's standard code when Up() made it nullable, not an "
+                                     "error). Rows holding NULL get that value where the provider fills them first, "
+                                     "and the column keeps it as DEFAULT, which it did not have before Up()."
+                                     % (column, placeholder), down_op))
             continue
         problems.append("%s %s instead of %s" % (new_key, _value_text(restored, new_key), _value_text(before, new_key)))
     if problems:
@@ -429,11 +444,24 @@ def _check_down_destroys(names, up, down, provider=None):
             items.extend(losses)
             found.extend(extra)
         elif op.kind == SQL_LIKE and isinstance(op.get("sql"), str):
-            match = destructive_statement(op.get("sql"))
-            if match:
-                items.append(("raw SQL runs %s (%s): it may destroy data that cannot be measured statically"
-                              % match, op))
+            for what, statement in destructive_statements(op.get("sql")):
+                if _names_created(statement, up):
+                    created.append(("%s, in raw SQL" % excerpt(statement, 100), op))
+                else:
+                    items.append(("raw SQL runs %s (%s): it may destroy data that cannot be measured statically"
+                                  % (what, excerpt(statement)), op))
     return _group_destroyed(items, created, len(up.operations)) + found
+
+
+def _names_created(statement, up):
+    """A destructive raw statement that names a table Up() created, or a column Up() added with its table."""
+    for op in up.operations:
+        if op.kind == "CreateTable" and _is_text_value(op.get("name")) and mentions_all(statement, [op.get("name")]):
+            return True
+        if op.kind == "AddColumn" and _is_text_value(op.get("name")) and _is_text_value(op.get("table")) \
+                and mentions_all(statement, [op.get("name"), op.get("table")]):
+            return True
+    return False
 
 
 def _alter_losses(names, op, up_alters):
@@ -515,7 +543,7 @@ def lint_migration(cls, provider=None):
         return found
     names = _Names(up.operations + down.operations)
     for op in up.operations:
-        found.extend(_check_up_operation(names, op, down, provider))
+        found.extend(_check_up_operation(names, op, down, provider, up.operations))
     for call in up.other_calls:
         found.append(_check_opaque(call, down))
     found.extend(_check_down_destroys(names, up, down, provider))
@@ -536,12 +564,12 @@ def _bases_text(cls):
 HARMLESS_DATABASE_ANNOTATIONS = ("MySql:CharSet", "MySql:Collation", "Relational:Collation")
 
 
-def _check_up_operation(names, op, down, provider=None):
+def _check_up_operation(names, op, down, provider=None, up_ops=None):
     kind = op.kind
     if kind == SQL_LIKE or kind not in SIGNATURES:
         return [_check_opaque(op, down)]
     if kind in RENAMES:
-        result = _check_rename(names, op, down.operations, down)
+        result = _check_rename(names, op, down.operations, down, up_ops)
         return [result] if result else []
     if kind == "AlterColumn":
         if _dropped_with_table(names, op, down):

@@ -42,6 +42,10 @@ def split_statements(sql):
     return [s.strip() for s in statements if s.strip() and not _only_comments(s)]
 
 
+def _strip_comments(statement):
+    return re.sub(r"--[^\n]*|/\*.*?\*/", "", statement, flags=re.S)
+
+
 def _only_comments(statement):
     text = re.sub(r"--[^\n]*|/\*.*?\*/", "", statement, flags=re.S)
     return not text.strip()
@@ -62,17 +66,28 @@ def sql_excerpt(op):
     return excerpt(op.text, 100)
 
 
-def destructive_statement(sql):
-    """``(what, statement excerpt)`` for the first statement that destroys data, or None."""
+def destructive_statements(sql):
+    """``[(what, statement)]`` for each statement that destroys data."""
+    found = []
     for statement in split_statements(sql):
-        match = DESTRUCTIVE_SQL_RE.search(statement)
+        match = DESTRUCTIVE_SQL_RE.search(_LITERAL_RE.sub("''", _strip_comments(statement)))
         if match:
-            return " ".join(match.group(0).upper().split()), excerpt(statement)
-    return None
+            found.append((" ".join(match.group(0).upper().split()), statement))
+    return found
+
+
+_LITERAL_RE = re.compile(r"'(?:[^']|'')*'")
+_UNDOING_VERB_RE = re.compile(r"^\s*(?:DROP|ALTER|DELETE|TRUNCATE|RENAME|EXEC|CALL)\b", re.I)
 
 
 def _mentions(statement, name):
-    return re.search(r"(?<![\w$])%s(?![\w$])" % re.escape(name), statement, re.I) is not None
+    """``name`` appears in ``statement`` as an identifier (quoted or not), not inside a string literal."""
+    code = _LITERAL_RE.sub("''", statement)
+    return re.search(r"(?<![\w$])%s(?![\w$])" % re.escape(name), code, re.I) is not None
+
+
+def mentions_all(statement, names):
+    return all(_mentions(statement, n) for n in names)
 
 
 def best_statement(names, sql_ops):
@@ -88,7 +103,8 @@ def best_statement(names, sql_ops):
         for statement in split_statements(sql):
             if not _mentions(statement, names[0]):
                 continue
-            score = 1 + sum(1 for n in names[1:] if _mentions(statement, n))
+            score = 2 + 2 * sum(1 for n in names[1:] if _mentions(statement, n))
+            score += 1 if _UNDOING_VERB_RE.match(_strip_comments(statement)) else 0
             if score > best_score:
                 best, best_score = (excerpt(statement), op), score
     return best
