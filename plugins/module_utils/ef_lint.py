@@ -39,8 +39,8 @@ class LintTimeout(LintError):
 class Deadline(object):
     """A time limit for one folder, checked between files and migrations, that remembers where the lint is.
 
-    Where the platform allows (POSIX, main thread), ``armed()`` also sets a real-time alarm, so that even code that
-    never reaches a check stops at the limit with the same message.
+    Where the platform allows (POSIX, main thread), ``armed()`` also sets a real-time alarm one second past the
+    limit, a backstop so that even code that never reaches a check stops, with the same message.
     """
 
     def __init__(self, seconds):
@@ -64,6 +64,9 @@ class Deadline(object):
         return _Alarm(self)
 
 
+ALARM_GRACE = 1.0
+
+
 class _Alarm(object):
     def __init__(self, deadline):
         self.deadline = deadline
@@ -74,7 +77,7 @@ class _Alarm(object):
             and threading.current_thread() is threading.main_thread()
         if usable:
             self.previous = signal.signal(signal.SIGALRM, self.deadline._alarm)
-            signal.setitimer(signal.ITIMER_REAL, max(self.deadline.ends - time.monotonic(), 0.001))
+            signal.setitimer(signal.ITIMER_REAL, max(self.deadline.ends - time.monotonic(), 0) + ALARM_GRACE)
         return self
 
     def __exit__(self, *exc):
