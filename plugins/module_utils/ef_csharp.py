@@ -542,6 +542,30 @@ def find_source_files(root):
     return sources, resources
 
 
+# The model a Designer or snapshot builds is most of a migrations folder's C#, and says nothing about Up()/Down():
+# its body is blanked (newlines kept, so line numbers stay true) before parsing.
+_MODEL_METHOD_RE = re.compile(rb"\bvoid\s+Build(?:Target)?Model\s*\(\s*ModelBuilder\s+\w+\s*\)\s*\{")
+_BRACE_SCAN_RE = re.compile(rb'@"(?:[^"]|"")*"|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|//[^\n]*|/\*.*?\*/|[{}]', re.S)
+
+
+def skip_model_bodies(source):
+    """``source`` with the body of ``BuildTargetModel``/``BuildModel`` emptied, or unchanged when unsure."""
+    match = _MODEL_METHOD_RE.search(source)
+    if match is None or b'"""' in source:
+        return source
+    depth, start = 1, match.end()
+    for token in _BRACE_SCAN_RE.finditer(source, start):
+        text = token.group(0)
+        if text == b"{":
+            depth += 1
+        elif text == b"}":
+            depth -= 1
+            if depth == 0:
+                body = source[start:token.start()]
+                return source[:start] + b"\n" * body.count(b"\n") + source[token.start():]
+    return source
+
+
 PROVIDER_MARKERS = ((b"Npgsql", "Npgsql"), (b"MySql", "MySql"), (b"Sqlite", "Sqlite"), (b"SqlServer", "SqlServer"))
 
 
@@ -568,7 +592,7 @@ def read_migrations(files, root, on_file=None):
         if source.startswith(b"\xef\xbb\xbf"):
             source = source[3:]
         providers = {name for marker, name in PROVIDER_MARKERS if marker in source}
-        tree = parser.parse(source)
+        tree = parser.parse(skip_model_bodies(source))
         for class_node in _class_declarations(tree.root_node):
             name = _text(class_node.child_by_field_name("name"))
             key = (_namespace_of(class_node), name)
