@@ -10,13 +10,15 @@ something is left behind) and ``info`` (cannot be verified statically: check it 
 """
 from __future__ import annotations
 
-import decimal
-import re
-
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import SIGNATURES, Symbol, Unresolved
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import SIGNATURES, Unresolved
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_sql import (
     best_statement, destructive_statements, excerpt, mentions_all, resources_named, sql_excerpt)
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_types import describe_change
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_names import (
+    RENAMES, TableNames, loose_equal, moves_schema, rename_text, shown_or, undone_within)
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_values import (
+    alter_summary, emits_default, is_text_value, norm, nullability, required_again_placeholder, same_value, shown,
+    value_text)
 
 
 # Up() operation -> (Down() operations that undo it, identity fields that must match)
@@ -47,7 +49,6 @@ INVERSES = {
     "EnsureSchema": (("DropSchema",), ("name",)),
     "DropSchema": (("EnsureSchema",), ("name",)),
 }
-RENAMES = {"RenameColumn": "column", "RenameTable": "table", "RenameIndex": "index", "RenameSequence": "sequence"}
 # Up() operations on a table that Down() satisfies by dropping (or, for drops, re-creating) the whole table.
 TABLE_SCOPED = frozenset(("AddColumn", "CreateIndex", "AddForeignKey", "AddPrimaryKey", "AddUniqueConstraint",
                           "AddCheckConstraint", "CreateCheckConstraint", "InsertData", "AlterColumn", "RenameColumn",
@@ -62,52 +63,6 @@ SQL_LIKE = "Sql"
 def finding(severity, kind, message, op=None, file=None, line=None):
     return {"severity": severity, "kind": kind, "message": message,
             "file": op.file if op is not None else file, "line": op.line if op is not None else line}
-
-
-def _shown(value):
-    if isinstance(value, Unresolved):
-        return "<%s>" % value.text
-    if isinstance(value, list):
-        return ", ".join(_shown(v) for v in value)
-    return str(value)
-
-
-class _Names(object):
-    """Table names of one migration, with every name a RenameTable gave it treated as the same table.
-
-    A union-find over the names of both methods: Up() renaming a -> b and Down() renaming b -> a put a and b in
-    one set once; a rename that only moves the schema (same name) or that joins names already joined adds nothing,
-    so no name is ever its own parent and ``root`` always ends (path halving keeps it short).
-    """
-
-    def __init__(self, operations):
-        self.parent = {}
-        for op in operations:
-            if op.kind == "RenameTable" and isinstance(op.get("name"), str) and isinstance(op.get("newName"), str):
-                self.union(op.get("name"), op.get("newName"))
-
-    def root(self, name):
-        parent = self.parent
-        while name in parent:
-            up = parent[name]
-            if up in parent:
-                parent[name] = parent[up]  # path halving
-            name = up
-        return name
-
-    def union(self, a, b):
-        ra, rb = self.root(a), self.root(b)
-        if ra != rb:
-            self.parent[rb] = ra
-
-    def same(self, field, a, b):
-        if isinstance(a, Unresolved) or isinstance(b, Unresolved):
-            return True  # computed at run time: match loosely (an info finding says so)
-        if field == "table" and isinstance(a, str) and isinstance(b, str):
-            return self.root(a) == self.root(b)
-        if field == "table" or a is None or b is None:
-            return a == b or a is None or b is None
-        return a == b
 
 
 def _table_of(op):
@@ -129,39 +84,16 @@ def _describe(op):
     kind = op.kind
     table, name = op.get("table"), op.get("name")
     if kind in ("CreateTable", "DropTable", "AlterTable"):
-        return "%s(%s)" % (kind, _shown(name))
+        return "%s(%s)" % (kind, shown(name))
     if kind in ("AddColumn", "DropColumn", "AlterColumn"):
-        return "%s(%s.%s)" % (kind, _shown(table), _shown(name))
+        return "%s(%s.%s)" % (kind, shown(table), shown(name))
     if kind in RENAMES:
-        return "%s(%s -> %s)" % (kind, _shown(name), _shown(op.get("newName")))
+        return "%s(%s -> %s)" % (kind, shown(name), shown(op.get("newName")))
     if kind in ("InsertData", "DeleteData", "UpdateData"):
-        return "%s(%s)" % (kind, _shown(table))
+        return "%s(%s)" % (kind, shown(table))
     if name is not None:
-        return "%s(%s%s)" % (kind, _shown(name), " on %s" % _shown(table) if table is not None else "")
+        return "%s(%s%s)" % (kind, shown(name), " on %s" % shown(table) if table is not None else "")
     return kind
-
-
-def _qualified(schema, name):
-    return "%s.%s" % (_shown(schema), _shown(name)) if schema is not None else _shown(name)
-
-
-def _moves_schema(op):
-    """RenameTable/RenameSequence that moves the object to another schema (EF writes newSchema only then)."""
-    return op.kind in ("RenameTable", "RenameSequence") and op.get("newSchema") is not None \
-        and op.get("newSchema") != op.get("schema")
-
-
-def _rename_text(op):
-    what = RENAMES[op.kind]
-    if _moves_schema(op):
-        return "%s %s to %s" % (what, _qualified(op.get("schema"), op.get("name")),
-                                _qualified(op.get("newSchema"), op.get("newName")))
-    on = " of table %s" % _shown(op.get("table")) if op.kind == "RenameColumn" else ""
-    return "%s %s%s to %s" % (what, _shown(op.get("name")), on, _shown(op.get("newName")))
-
-
-def _loose_equal(a, b):
-    return isinstance(a, Unresolved) or isinstance(b, Unresolved) or a == b
 
 
 def _check_rename(names, up_op, down_ops, down, up_ops=None):
@@ -170,75 +102,39 @@ def _check_rename(names, up_op, down_ops, down, up_ops=None):
     Names are compared exactly here (not through the table equivalence, which the renames themselves build).
     """
     old, new = up_op.get("name"), up_op.get("newName")
-    moved = _moves_schema(up_op)
+    moved = moves_schema(up_op)
     for d in (d for d in down_ops if d.kind == up_op.kind):
-        if not _loose_equal(d.get("name"), new if new is not None else old):
+        if not loose_equal(d.get("name"), new if new is not None else old):
             continue
         if up_op.kind == "RenameColumn" and not names.same("table", d.get("table"), up_op.get("table")):
             continue
-        if moved and not _loose_equal(d.get("schema"), up_op.get("newSchema")):
+        if moved and not loose_equal(d.get("schema"), up_op.get("newSchema")):
             continue
         back_name = d.get("newName") if d.get("newName") is not None else d.get("name")
-        if not _loose_equal(back_name, old):
+        if not loose_equal(back_name, old):
             return finding("error", "wrong_inverse", "Up() renames %s, but Down() renames it to %s instead of back "
-                           "to %s." % (_rename_text(up_op), _shown(back_name), _shown(old)), d)
-        if moved and not _loose_equal(d.get("newSchema"), up_op.get("schema")):
+                           "to %s." % (rename_text(up_op), shown(back_name), shown(old)), d)
+        if moved and not loose_equal(d.get("newSchema"), up_op.get("schema")):
             return finding("error", "wrong_inverse", "Up() moves %s, but Down() moves it to schema %s instead of "
-                           "back to %s." % (_rename_text(up_op), _shown_or(d.get("newSchema"), "the default schema"),
-                                            _shown_or(up_op.get("schema"), "the default schema")), d)
+                           "back to %s." % (rename_text(up_op), shown_or(d.get("newSchema"), "the default schema"),
+                                            shown_or(up_op.get("schema"), "the default schema")), d)
         return None
-    if _undone_within(up_op, up_ops or ()):
+    if undone_within(up_op, up_ops or ()):
         return None
     return _unless_sql_undoes(up_op, down, finding(
-        "error", "no_inverse", "Up() renames %s and Down() never renames it back." % _rename_text(up_op), up_op))
-
-
-def _undone_within(op, ops):
-    """Up() itself renames the object back (a -> b, then b -> a): nothing is left for Down() to undo."""
-    for other in ops:
-        if other is op or other.kind != op.kind or other.get("table") != op.get("table"):
-            continue
-        if other.get("name") != op.get("newName") or other.get("newName") != op.get("name"):
-            continue
-        if _moves_schema(op) and (other.get("schema") != op.get("newSchema") or other.get("newSchema") != op.get("schema")):
-            continue
-        return True
-    return False
-
-
-def _shown_or(value, absent):
-    return absent if value is None else _shown(value)
-
-
-# How a missing value reads in a message: never Python's None.
-ABSENT = {"type": "the type EF infers", "max length": "unlimited", "precision": "the provider's default",
-          "scale": "the provider's default", "collation": "the database default", "defaultValue": "no default",
-          "defaultValueSql": "no default"}
-
-
-def _value_text(value, label):
-    """A value for a message: strings quoted as in C# (so an empty string shows as \"\"), None in words."""
-    if value is None:
-        return ABSENT.get(label, "none")
-    if label in ("defaultValue", "defaultValueSql") and _is_text_value(value):
-        return '"%s"' % value
-    return _shown(value)
-
-
-def _is_text_value(value):
-    return isinstance(value, str) and not isinstance(value, Symbol)
+        "error", "no_inverse", "Up() renames %s and Down() never renames it back." % rename_text(up_op), up_op))
 
 
 def _check_alter_column(names, up_op, down_ops, down, provider=None):
     down_op = next((d for d in down_ops if d.kind == "AlterColumn" and _matches(names, up_op, d, ("name", "table"))), None)
-    column = "%s.%s" % (_shown(up_op.get("table")), _shown(up_op.get("name")))
+    column = "%s.%s" % (shown(up_op.get("table")), shown(up_op.get("name")))
     if down_op is None:
         if any(d.kind == "DropColumn" and _matches(names, up_op, d, ("name", "table")) for d in down_ops):
             return [finding("error", "wrong_inverse", "Up() alters column %s; Down() drops the column instead of "
                             "altering it back." % column, up_op)]
         return [_unless_sql_undoes(up_op, down, finding(
             "error", "no_inverse", "Up() alters column %s (%s) and Down() never alters it back."
-            % (column, _alter_summary(up_op)), up_op))]
+            % (column, alter_summary(up_op)), up_op))]
     problems, notes = [], []
     for new_key, old_key, label in (("type", "oldType", "type"), ("maxLength", "oldMaxLength", "max length"),
                                     ("precision", "oldPrecision", "precision"), ("scale", "oldScale", "scale"),
@@ -246,110 +142,31 @@ def _check_alter_column(names, up_op, down_ops, down, provider=None):
         before, restored = up_op.get(old_key), down_op.get(new_key)
         if before is None or restored is None:
             continue
-        if _norm(before) != _norm(restored):
-            problems.append("%s %s instead of %s" % (label, _value_text(restored, label), _value_text(before, label)))
+        if norm(before) != norm(restored):
+            problems.append("%s %s instead of %s" % (label, value_text(restored, label), value_text(before, label)))
     if bool(up_op.get("oldNullable", False)) != bool(down_op.get("nullable", False)):
-        problems.append("%s instead of %s" % (_nullability(down_op.get("nullable", False)),
-                                              _nullability(up_op.get("oldNullable", False))))
-    placeholder = _required_again_placeholder(up_op, down_op)
+        problems.append("%s instead of %s" % (nullability(down_op.get("nullable", False)),
+                                              nullability(up_op.get("oldNullable", False))))
+    placeholder = required_again_placeholder(up_op, down_op)
     for new_key, old_key in (("defaultValueSql", "oldDefaultValueSql"), ("defaultValue", "oldDefaultValue")):
         before, restored = up_op.get(old_key), down_op.get(new_key)
         if isinstance(before, Unresolved) or isinstance(restored, Unresolved) and new_key == "defaultValueSql":
             continue
-        if _same_value(before, restored):
+        if same_value(before, restored):
             continue
         if new_key == "defaultValue" and placeholder:
-            if _emits_default(provider, down_op):
+            if emits_default(provider, down_op):
                 notes.append(finding("info", "default_added", "Down() makes column %s required again with EF's "
                                      "placeholder default %s (EF's standard code when Up() made it nullable, not an "
                                      "error). Rows holding NULL get that value where the provider fills them first, "
                                      "and the column keeps it as DEFAULT, which it did not have before Up()."
                                      % (column, placeholder), down_op))
             continue
-        problems.append("%s %s instead of %s" % (new_key, _value_text(restored, new_key), _value_text(before, new_key)))
+        problems.append("%s %s instead of %s" % (new_key, value_text(restored, new_key), value_text(before, new_key)))
     if problems:
         return [finding("error", "wrong_inverse", "Down() does not restore column %s as it was before Up(): %s."
                         % (column, "; ".join(problems)), down_op)] + notes
     return notes
-
-
-def _same_value(a, b):
-    if isinstance(a, Unresolved) and isinstance(b, Unresolved):
-        return " ".join(a.text.split()) == " ".join(b.text.split())
-    return type(a) is type(b) and a == b or (_is_number(a) and _is_number(b) and a == b)
-
-
-def _is_number(value):
-    return isinstance(value, (int, decimal.Decimal)) and not isinstance(value, bool)
-
-
-# The CLR default EF writes as defaultValue when a column becomes NOT NULL (AlterColumn, AddColumn), by the
-# source text of the argument when it is not a plain literal.
-CLR_DEFAULT_TEXT_RE = re.compile(
-    r"^(?:new\s+(?:System\.)?Guid\(\s*\"0{8}-0{4}-0{4}-0{4}-0{12}\"\s*\)"
-    r"|(?:System\.)?Guid\.Empty"
-    r"|new\s+(?:System\.)?DateTime\(\s*1\s*,\s*1\s*,\s*1\s*(?:,\s*0\s*){0,4}(?:,\s*(?:System\.)?DateTimeKind\.\w+\s*)?\)"
-    r"|new\s+(?:System\.)?DateTimeOffset\(\s*new\s+(?:System\.)?DateTime\(\s*1\s*,\s*1\s*,\s*1[^()]*\)\s*,"
-    r"\s*new\s+(?:System\.)?TimeSpan\(\s*0\s*(?:,\s*0\s*)*\)\s*\)"
-    r"|new\s+(?:System\.)?TimeSpan\(\s*0\s*(?:,\s*0\s*)*\)|(?:System\.)?TimeSpan\.Zero"
-    r"|new\s+(?:System\.)?DateOnly\(\s*1\s*,\s*1\s*,\s*1\s*\)|new\s+(?:System\.)?TimeOnly\(\s*0\s*(?:,\s*0\s*)*\)"
-    r"|\(\s*(?:short|ushort|byte|sbyte|uint|ulong|long|float|double|decimal)\s*\)\s*0"
-    r"|new\s+byte\s*\[\s*0\s*\]|'\\0'|default(?:\(\w+\))?)$")
-
-
-def _clr_default_text(value):
-    """How a CLR default reads (``0``, ``\"\"``, ``false``, ``new Guid(...)``), or None when ``value`` is not one."""
-    if value is False:
-        return "false"
-    if _is_number(value) and value == 0:
-        return str(value)
-    if _is_text_value(value) and value == "":
-        return '""'
-    if isinstance(value, Unresolved) and CLR_DEFAULT_TEXT_RE.match(" ".join(value.text.split())):
-        return " ".join(value.text.split())
-    return None
-
-
-def _required_again_placeholder(up_op, down_op):
-    """EF's Down() for a column Up() made nullable: NOT NULL again, with the CLR default to fill the NULLs.
-
-    Returns how the placeholder reads, or None when the AlterColumn pair is not that shape.
-    """
-    made_nullable = up_op.get("nullable", False) and not up_op.get("oldNullable", False)
-    required_again = not down_op.get("nullable", False) and down_op.get("oldNullable", False)
-    if not (made_nullable and required_again) or up_op.get("oldDefaultValue") is not None:
-        return None
-    return _clr_default_text(down_op.get("defaultValue"))
-
-
-# Store types for which Pomelo (MySQL) writes no literal DEFAULT (MySQL does not accept one on them).
-MYSQL_NO_DEFAULT_RE = re.compile(r"^(?:tiny|medium|long)?(?:text|blob)\b|^json\b|^geometry|^point\b|^(?:multi)?(?:linestring|polygon)\b", re.I)
-
-
-def _emits_default(provider, op):
-    if provider == "MySql" and isinstance(op.get("type"), str) and MYSQL_NO_DEFAULT_RE.match(op.get("type").strip()):
-        return False
-    return True
-
-
-def _alter_summary(op):
-    parts = []
-    if op.get("oldType") is not None or op.get("type") is not None:
-        parts.append("type %s -> %s" % (_value_text(op.get("oldType"), "type"), _value_text(op.get("type"), "type")))
-    if op.get("oldNullable", False) != op.get("nullable", False):
-        parts.append("%s -> %s" % (_nullability(op.get("oldNullable", False)), _nullability(op.get("nullable", False))))
-    if op.get("oldMaxLength") is not None or op.get("maxLength") is not None:
-        parts.append("max length %s -> %s" % (_value_text(op.get("oldMaxLength"), "max length"),
-                                              _value_text(op.get("maxLength"), "max length")))
-    return ", ".join(parts) or "annotations"
-
-
-def _nullability(value):
-    return "nullable" if value else "NOT NULL"
-
-
-def _norm(value):
-    return re.sub(r"\s+", " ", value.strip().lower()) if isinstance(value, str) else value
 
 
 def _check_opaque(up_op, down):
@@ -383,7 +200,7 @@ def _unless_sql_undoes(up_op, down, error):
         return finding("info", "sql_unverified", "Up() runs %s; Down() runs SQL or helpers whose text is only known at "
                        "run time (line %s): cannot verify statically that they undo it."
                        % (_describe(up_op), ", ".join(str(d.line) for d in opaque)), up_op)
-    error["message"] += " (Down() runs raw SQL, but none of its statements names %s.)" % _shown(_identifiers(up_op)[0])
+    error["message"] += " (Down() runs raw SQL, but none of its statements names %s.)" % shown(_identifiers(up_op)[0])
     return error
 
 
@@ -394,12 +211,12 @@ def _identifiers(op):
     for key in keys:
         value = op.get(key)
         for item in value if isinstance(value, list) else [value]:
-            if _is_text_value(item) and item not in names:
+            if is_text_value(item) and item not in names:
                 names.append(item)
     return names or [op.kind]
 
 
-def _group_destroyed(items, created, up_op_count):
+def _group_destroyed(items, created):
     """One data_loss warning per migration for what existed before it, one info for what its Up() created."""
     found = []
     if items:
@@ -421,16 +238,16 @@ def _check_down_destroys(names, up, down, provider=None):
     up_alters = [op for op in up.operations if op.kind == "AlterColumn"]
     for op in down.operations:
         if op.kind == "DropTable":
-            text = "table %s" % _shown(op.get("name"))
+            text = "table %s" % shown(op.get("name"))
             if isinstance(op.get("name"), str) and names.root(op.get("name")) in up_created_tables:
                 created.append((text, op))
                 continue
             items.append(("drops %s: every row in it is lost" % text, op))
             if isinstance(op.get("name"), str):
                 found.append(finding("warning", "drops_unrelated", "Down() drops table %s, which Up() did not create."
-                                     % _shown(op.get("name")), op))
+                                     % shown(op.get("name")), op))
         elif op.kind == "DropColumn":
-            text = "column %s.%s" % (_shown(op.get("table")), _shown(op.get("name")))
+            text = "column %s.%s" % (shown(op.get("table")), shown(op.get("name")))
             table = names.root(op.get("table")) if isinstance(op.get("table"), str) else None
             if table is not None and ((table, op.get("name")) in up_added_columns or table in up_created_tables):
                 created.append((text, op))
@@ -438,7 +255,7 @@ def _check_down_destroys(names, up, down, provider=None):
             items.append(("drops %s: its values are lost" % text, op))
             if table is not None:
                 found.append(finding("warning", "drops_unrelated", "Down() drops column %s.%s, which Up() did not add."
-                                     % (_shown(op.get("table")), _shown(op.get("name"))), op))
+                                     % (shown(op.get("table")), shown(op.get("name"))), op))
         elif op.kind == "AlterColumn":
             losses, extra = _alter_losses(names, op, up_alters)
             items.extend(losses)
@@ -450,15 +267,15 @@ def _check_down_destroys(names, up, down, provider=None):
                 else:
                     items.append(("raw SQL runs %s (%s): it may destroy data that cannot be measured statically"
                                   % (what, excerpt(statement)), op))
-    return _group_destroyed(items, created, len(up.operations)) + found
+    return _group_destroyed(items, created) + found
 
 
 def _names_created(statement, up):
     """A destructive raw statement that names a table Up() created, or a column Up() added with its table."""
     for op in up.operations:
-        if op.kind == "CreateTable" and _is_text_value(op.get("name")) and mentions_all(statement, [op.get("name")]):
+        if op.kind == "CreateTable" and is_text_value(op.get("name")) and mentions_all(statement, [op.get("name")]):
             return True
-        if op.kind == "AddColumn" and _is_text_value(op.get("name")) and _is_text_value(op.get("table")) \
+        if op.kind == "AddColumn" and is_text_value(op.get("name")) and is_text_value(op.get("table")) \
                 and mentions_all(statement, [op.get("name"), op.get("table")]):
             return True
     return False
@@ -466,13 +283,13 @@ def _names_created(statement, up):
 
 def _alter_losses(names, op, up_alters):
     up_op = next((u for u in up_alters if _matches(names, u, op, ("name", "table"))), None)
-    column = "%s.%s" % (_shown(op.get("table")), _shown(op.get("name")))
+    column = "%s.%s" % (shown(op.get("table")), shown(op.get("name")))
     losses, found = [], []
     current = op.get("oldType") if op.get("oldType") is not None else (up_op.get("type") if up_op else None)
     target = op.get("type")
     verdict, reason = describe_change(current, target)
     if verdict in ("narrows", "converts"):
-        losses.append(("changes column %s from %s to %s: %s" % (column, _shown(current), _shown(target), reason), op))
+        losses.append(("changes column %s from %s to %s: %s" % (column, shown(current), shown(target), reason), op))
     old_len = op.get("oldMaxLength") if op.get("oldMaxLength") is not None else (up_op.get("maxLength") if up_op else None)
     new_len = op.get("maxLength")
     if isinstance(old_len, int) and isinstance(new_len, int) and new_len < old_len and verdict in ("same", "unknown"):
@@ -480,7 +297,7 @@ def _alter_losses(names, op, up_alters):
                        "fail" % (column, old_len, new_len), op))
     was_nullable = op.get("oldNullable") if op.get("oldNullable") is not None else (
         up_op.get("nullable", False) if up_op else False)
-    placeholder = up_op is not None and _required_again_placeholder(up_op, op)
+    placeholder = up_op is not None and required_again_placeholder(up_op, op)
     if was_nullable and not op.get("nullable", False) and not placeholder:
         found.append(finding("warning", "not_null", "Down() makes column %s NOT NULL: the rollback fails if any row "
                              "holds NULL there (give it a default or update the rows first)." % column, op))
@@ -541,7 +358,7 @@ def lint_migration(cls, provider=None):
                              "removes the history row and leaves the schema as it is." % len(up_work),
                              file=down.file, line=down.line))
         return found
-    names = _Names(up.operations + down.operations)
+    names = TableNames(up.operations + down.operations)
     for op in up.operations:
         found.extend(_check_up_operation(names, op, down, provider, up.operations))
     for call in up.other_calls:
@@ -577,7 +394,7 @@ def _check_up_operation(names, op, down, provider=None, up_ops=None):
         return _check_alter_column(names, op, down.operations, down, provider)
     if kind == "RestartSequence":
         return [finding("info", "no_inverse", "Up() restarts sequence %s: a rollback cannot restore its previous value."
-                        % _shown(op.get("name")), op)]
+                        % shown(op.get("name")), op)]
     if kind == "EnsurePostgresExtension" or kind not in INVERSES:
         return [finding("warning", "left_behind", "Up() runs %s and Down() has no inverse: it stays after a rollback."
                         % _describe(op), op)]
@@ -601,7 +418,7 @@ def _check_up_operation(names, op, down, provider=None, up_ops=None):
     if kind == "AlterDatabase" and keys and all(k.startswith(HARMLESS_DATABASE_ANNOTATIONS) for k in keys):
         return [finding("info", "left_behind", "Up() sets the database's %s and Down() leaves it: harmless after a "
                         "rollback (EF scaffolds it in Up() only)." % ", ".join(
-                            "%s %s" % (k.split(":")[-1], _shown(v)) for k, v in op.annotations), op)]
+                            "%s %s" % (k.split(":")[-1], shown(v)) for k, v in op.annotations), op)]
     return [_unless_sql_undoes(op, down, finding("error", "no_inverse", "Up() runs %s and Down() has no matching %s."
                                                  % (_describe(op), " or ".join(inverse_kinds)), op))]
 

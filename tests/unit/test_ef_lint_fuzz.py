@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import Operation
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint import Deadline, LintTimeout, lint_folder
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_rules import _Names
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_names import TableNames as _Names
 
 TABLES = ["Farmers", "Orders", "Clients", "Lines"]
 COLUMNS = ["Name", "Code", "Amount", "Village"]
