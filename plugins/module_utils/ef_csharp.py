@@ -379,13 +379,13 @@ def _throw_text(body):
     return None
 
 
-def _walk(node, visit):
+def _walk(node, visit, named_only=False):
     stack = [node]
     while stack:
         cur = stack.pop()
         if visit(cur) is False:
             continue
-        stack.extend(reversed(cur.children))
+        stack.extend(reversed(cur.named_children if named_only else cur.children))
 
 
 def _read_method(method_node, target, rel_path, resolver):
@@ -410,9 +410,13 @@ def _read_method(method_node, target, rel_path, resolver):
     if body is None or builder is None:
         return
 
+    if body.has_error:
+        def error(node):
+            if node.type == "ERROR" or node.is_missing:
+                target.syntax_errors.append(node.start_point[0] + 1)
+        _walk(body, error)
+
     def visit(node):
-        if node.type == "ERROR" or node.is_missing:
-            target.syntax_errors.append(node.start_point[0] + 1)
         if node.type != "invocation_expression":
             return True
         func = node.child_by_field_name("function")
@@ -421,7 +425,7 @@ def _read_method(method_node, target, rel_path, resolver):
             receiver = func.child_by_field_name("expression")
             if receiver is not None and receiver.type == "identifier" and _text(receiver) == builder:
                 target.operations.append(_operation(node, func, arglist, rel_path, resolver))
-                return True
+                return False  # its arguments (column lambdas...) hold no further builder call
         # The builder handed to a helper (SqlHelper.RunScript(migrationBuilder, "x.sql")): opaque to us.
         if arglist is not None and any(_text(a).strip() == builder for a in _named_children(arglist)):
             target.other_calls.append(Operation(_text(func) if func is not None else "?", {
@@ -430,7 +434,7 @@ def _read_method(method_node, target, rel_path, resolver):
                 node.start_point[0] + 1, _first_line(node), rel_path))
         return True
 
-    _walk(body, visit)
+    _walk(body, visit, named_only=True)
 
 
 def _first_line(node):

@@ -16,10 +16,17 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp impor
 
 
 def shown(value):
+    """A name or value for a message: never Python's None or an invisible empty string."""
     if isinstance(value, Unresolved):
         return "<%s>" % value.text
     if isinstance(value, list):
-        return ", ".join(shown(v) for v in value)
+        return ", ".join(shown(v) for v in value) or "(none)"
+    if value is None:
+        return "(not given)"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if value == "":
+        return '""'
     return str(value)
 
 
