@@ -286,12 +286,30 @@ def summary_line(result, path):
     return text + (" (%s)." % "; ".join(extra) if extra else ".")
 
 
-def compact_result(result, details=False):
-    """What the module returns: per-migration status lines, and findings only where there are some.
+# Infos that ask nothing of the reader (what a rollback loses of data written since, EF's placeholder defaults,
+# harmless settings): counted in the status lines and in ``infos``, listed only with ``details``.
+INFORMATIVE_KINDS = frozenset(("drops_created", "default_added", "left_behind"))
 
-    With ``details`` every migration comes with everything known about it (files, class, operation counts...).
+
+def _listed(finding, details):
+    return details or finding["severity"] != "info" or finding["kind"] not in INFORMATIVE_KINDS
+
+
+def compact_result(result, details=False):
+    """What the module returns: per-migration status lines, and findings only where there are some to read.
+
+    By default a migration is listed only for its errors, warnings and the infos that ask for a check (raw SQL,
+    unknown base classes, run-time names); ``infos`` counts every info by kind. With ``details`` every migration
+    comes with everything known about it (files, class, operation counts, every finding).
     """
     out = {k: result[k] for k in ("counts", "since", "provider", "sql_resources", "unused_ignores")}
+    infos = {}
+    for entry in result["migrations"]:
+        if entry["linted"] and not entry["ignored"]:
+            for f in entry["findings"]:
+                if f["severity"] == "info":
+                    infos[f["kind"]] = infos.get(f["kind"], 0) + 1
+    out["infos"] = infos
     status = {}
     for entry in result["migrations"]:
         key = entry["id"] if entry["id"] not in status else "%s (%s)" % (entry["id"], entry["class"])
@@ -304,9 +322,11 @@ def compact_result(result, details=False):
     out["contexts"] = dict((ctx, len(ids)) for ctx, ids in result["contexts"].items())
     compact = []
     for entry in result["migrations"]:
-        if not entry["linted"] or not entry["findings"]:
+        listed = [f for f in entry["findings"] if _listed(f, details)]
+        if not entry["linted"] or not listed:
             continue
-        item = {k: entry[k] for k in ("id", "context", "ignored", "counts", "findings")}
+        item = {k: entry[k] for k in ("id", "context", "ignored", "counts")}
+        item["findings"] = listed
         if entry["ignored"]:
             item["ignore_reason"] = entry.get("ignore_reason", "")
         compact.append(item)

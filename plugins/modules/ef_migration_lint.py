@@ -124,7 +124,7 @@ EXAMPLES = r'''
         reason: One-way data migration, agreed in the change review; restore from backup instead.
   register: lint
 
-- name: Show what a rollback would destroy
+- name: Show what a rollback would destroy (details lists the infos about data written since, too)
   ansible.builtin.debug:
     msg: "{{ lint.migrations | map(attribute='findings') | flatten | selectattr('kind', 'in', ['data_loss', 'drops_created'])
              | map(attribute='message') | list }}"
@@ -155,8 +155,10 @@ status:
     20260310140000_WidenOrderAmount: 1 warning
 migrations:
   description:
-    - By default, only the linted migrations that have findings, in MigrationId order, each with C(id),
-      C(context), C(ignored) (and C(ignore_reason)), C(counts) and C(findings).
+    - By default, only the linted migrations that have findings to read, in MigrationId order, each with C(id),
+      C(context), C(ignored) (and C(ignore_reason)), C(counts) and those C(findings). Errors, warnings and the
+      infos that ask for a check are listed; the infos that ask nothing (C(drops_created), C(default_added),
+      C(left_behind)) are only counted, in RV(status) and RV(infos).
     - With O(details=true), every migration class found, with also C(name), C(class), C(recognised), C(files),
       C(operations) (calls in C(Up()) and C(Down())), C(linted) (false at or before O(since)) and C(inherits)
       (the base class each inherited method comes from).
@@ -174,6 +176,11 @@ migrations:
         - {severity: warning, kind: data_loss, message: "Down() destroys data: changes column Orders.Amount from numeric(18,4)
            to numeric(12,2): values are rounded from 4 to 2 decimals (line 33).", file: 20260310140000_WidenOrderAmount.cs,
            line: 33}
+infos:
+  description: Number of info findings per kind over the linted, not ignored migrations.
+  returned: always
+  type: dict
+  sample: {drops_created: 4}
 counts:
   description: Migrations found, linted, skipped (O(since)) and ignored, and findings per severity over the linted,
     not ignored migrations.
@@ -242,7 +249,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    result = dict(changed=False, status={}, migrations=[], counts={}, contexts={}, provider=None, since=None,
+    result = dict(changed=False, status={}, migrations=[], counts={}, infos={}, contexts={}, provider=None, since=None,
                   sql_resources=[], unused_ignores=[], duration=0.0)
     if not ef_csharp.HAS_TREE_SITTER:
         module.fail_json(msg=missing_required_lib("tree-sitter and tree-sitter-c-sharp"),

@@ -20,13 +20,16 @@ def test_staging_kit_folder_passes_with_its_data_loss_listed():
     assert run["counts"] == {"migrations": 5, "linted": 5, "skipped": 0, "ignored": 0,
                              "error": 0, "warning": 1, "info": 4}
     assert run["status"] == {m: ("1 warning" if m.endswith("WidenOrderAmount") else "1 info") for m in fixtures.MIGRATIONS}
-    assert [m["id"] for m in run["migrations"]] == list(fixtures.MIGRATIONS)
+    # Only the warning is listed; the four infos (dropping what Up() created) are counted.
+    assert [m["id"] for m in run["migrations"]] == ["20260310140000_WidenOrderAmount"]
     assert set(run["migrations"][0]) == {"id", "context", "ignored", "counts", "findings"}
+    assert run["infos"] == {"drops_created": 4}
     assert run["contexts"] == {"AlmafricaDbContext": 5} and run["provider"] == "Npgsql"
     assert run["msg"].startswith("5 of 5 migrations linted under ") and "0 errors, 1 warning, 4 infos" in run["msg"]
     detailed = run_module("ef_migration_lint", {"path": ALMAFRICA, "details": True})
     assert detailed["contexts"] == {"AlmafricaDbContext": list(fixtures.MIGRATIONS)}
     assert all(len(m["files"]) == 2 and m["linted"] for m in detailed["migrations"])
+    assert [f["kind"] for m in detailed["migrations"] for f in m["findings"]].count("drops_created") == 4
 
 
 def test_a_clean_migration_is_a_status_line_only_and_the_time_limit_names_the_file(tmp_path):
