@@ -124,7 +124,8 @@ def random_op(rng, allow_sql=True):
 
 
 def source(name, up, down):
-    body = lambda ops: "\n".join("            " + render(op) for op in ops)  # noqa: E731
+    def body(ops):
+        return "\n".join("            " + render(op) for op in ops)
     return ('using System;\nusing Microsoft.EntityFrameworkCore.Migrations;\n\nnamespace Fuzz.Migrations\n{\n'
             '    [DbContext(typeof(FuzzContext))]\n    [Migration("%s")]\n    public partial class %s : Migration\n    {\n'
             '        protected override void Up(MigrationBuilder migrationBuilder)\n        {\n%s\n        }\n\n'
