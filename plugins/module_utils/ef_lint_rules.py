@@ -5,20 +5,20 @@
 
 ``lint_migration(cls)`` takes a MigrationClass read by ef_csharp and returns its findings. A finding is
 ``{severity, kind, message, file, line}``; severities are ``error`` (the rollback will not restore the schema, or
-cannot run), ``warning`` (data is destroyed, or
-something is left behind) and ``info`` (cannot be verified statically: check it with a real round trip).
+cannot run), ``warning`` (data that existed before the migration is destroyed, or something is left behind) and
+``info`` (fine but worth knowing, or cannot be verified statically: check it with a real round trip).
 """
 from __future__ import annotations
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import SIGNATURES, Unresolved
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_sql import (
     best_statement, destructive_statements, excerpt, mentions_all, resources_named, sql_excerpt)
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_types import describe_change
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_names import (
     RENAMES, TableNames, loose_equal, moves_schema, rename_text, shown_or, undone_within)
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_values import (
     alter_summary, emits_default, is_text_value, norm, nullability, required_again_placeholder, same_value, shown,
     value_text)
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_types import describe_change
 
 
 # Up() operation -> (Down() operations that undo it, identity fields that must match)
