@@ -17,8 +17,12 @@ description:
     C(finished) or C(failed)/C(cancelled-by-user), and waits for the application status to be C(running:*).
   - When Coolify answers "Deployment already queued", the deployment it returns does not exist; the module then
     follows the application's newest deployment of O(image_tag) instead.
-  - Rate limits (HTTP 429, honouring C(Retry-After)), server errors and connection errors are retried with backoff;
-    401, 403, 404 and 422 fail at once with Coolify's message and what to check.
+  - Rate limits (HTTP 429, honouring C(Retry-After)), server errors and connection errors are retried with backoff
+    for reads and for the tag update; 401, 403, 404 and 422 fail at once with Coolify's message and what to check.
+  - The deploy request is never repeated blindly, since each one may queue a deployment. After a server error or a
+    connection dropped once the request was sent, the module waits, then looks for a deployment of the application
+    that was not in its list just before the request (C(GET /api/v1/deployments/applications/{uuid})). It follows
+    that deployment when there is one, and otherwise asks once more, at most.
   - Nothing changes when the application already runs O(image_tag) (and O(image_name)).
   - O(expect_env) is checked before anything changes, for example that production has C(RunMigrations=false).
 author:
@@ -189,11 +193,13 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.coolify import 
     application_is_running,
     classify_deployment_status,
     coolify_argument_spec,
+    coolify_client_options,
     deployment_convergence,
     deployment_log_lines,
     env_mismatches,
     pick_deployment,
 )
+from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import redact
 
 
 class DeployFailed(Exception):
@@ -315,7 +321,7 @@ def run(module, client, result, deadline):
         return
     if update:
         client.update_application(uuid, update)
-    started_dep = client.deploy(uuid, force=params["force"])
+    started_dep = client.deploy(uuid, force=params["force"], image_tag=params["image_tag"])
     result["deployment_uuid"] = started_dep.get("deployment_uuid")
     result["deployment_status"] = "queued"
     if not params["wait"]:
@@ -342,19 +348,24 @@ def main():
     result = dict(changed=False, image_tag=module.params["image_tag"], deployment_uuid=None, deployment_status=None,
                   retries=[])
     client = None
+    if not module.params["validate_certs"]:
+        module.warn("validate_certs is false: the identity of the Coolify server is not checked, so anyone on the path "
+                    "can read the API token. Give ca_path the CA that signed its certificate instead.")
     try:
-        client = CoolifyClient(module.params["api_url"], module.params["api_token"],
-                               validate_certs=module.params["validate_certs"],
-                               request_timeout=module.params["request_timeout"],
-                               retries=module.params["request_retries"], deadline=deadline)
+        client = CoolifyClient(module.params["api_url"], module.params["api_token"], deadline=deadline,
+                               **coolify_client_options(module.params))
         run(module, client, result, deadline)
     except (DeployFailed, CoolifyError, ValueError) as exc:
         result["retries"] = client.retried if client else []
-        module.fail_json(msg=str(exc), duration=round(time.monotonic() - started, 3), **result)
+        module.fail_json(msg=redact(str(exc), [module.params["api_token"]]), duration=round(time.monotonic() - started, 3), **result)
     except Exception as exc:  # an unexpected failure still returns what was learned
         result["retries"] = client.retried if client else []
-        module.fail_json(msg="Unexpected error: %s" % exc, exception=traceback.format_exc(),
+        module.fail_json(msg=redact("Unexpected error: %s" % exc, [module.params["api_token"]]),
+                         exception=redact(traceback.format_exc(), [module.params["api_token"]]),
                          duration=round(time.monotonic() - started, 3), **result)
+    finally:
+        if client is not None:
+            client.close()
     result["retries"] = client.retried
     result["duration"] = round(time.monotonic() - started, 3)
     module.exit_json(**result)
