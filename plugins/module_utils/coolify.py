@@ -73,6 +73,8 @@ class CoolifyError(Exception):
         self.body = body
         # True when the request may have acted although it failed (a 5xx, or a connection dropped after sending)
         self.uncertain = uncertain
+        # set by deploy() when it verified that no deployment was queued
+        self.nothing_queued = False
 
 
 # -- pure logic ---------------------------------------------------------------------------------
@@ -326,6 +328,7 @@ class CoolifyClient:
                 return self._deploy_once(uuid, query)
             except CoolifyError as exc:
                 if not exc.uncertain:
+                    exc.nothing_queued = True  # Coolify answered: refused (4xx), it queued nothing
                     raise
                 failure = exc
             delay = backoff_delay(attempt)
@@ -342,9 +345,11 @@ class CoolifyClient:
                 return {"message": "Deployment queued (found after %s)." % reason, "resource_uuid": uuid,
                         "deployment_uuid": queued.get("deployment_uuid")}
             if attempt == 2:
-                raise CoolifyError("%s Coolify queued no deployment after two deploy requests; not asking again "
-                                   "(a deploy is never repeated blindly)." % failure, status=failure.status,
-                                   message=failure.message, body=failure.body)
+                final = CoolifyError("%s Coolify queued no deployment after two deploy requests; not asking again "
+                                     "(a deploy is never repeated blindly)." % failure, status=failure.status,
+                                     message=failure.message, body=failure.body)
+                final.nothing_queued = True
+                raise final
             self.retried.append("POST /api/v1/deploy: %s, no deployment queued, retried once after %.1f s"
                                 % (reason, delay))
 

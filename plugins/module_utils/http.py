@@ -293,8 +293,9 @@ class HttpClient:
         if not cookies:
             self.session.cookies = requests.cookies.RequestsCookieJar()
         try:
+            # verify per request: a session's verify loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in requests
             response = self.session.request(method, url, headers=headers, data=data, timeout=self.request_timeout,
-                                            allow_redirects=False, stream=True)
+                                            allow_redirects=False, stream=True, verify=self.session.verify)
         finally:
             self.session.cookies = jar
         try:

@@ -297,6 +297,7 @@ def run(module, client, result, deadline):
         update["docker_registry_image_tag"] = params["image_tag"]
     if params["image_name"] and params["image_name"] != result["image_name"]:
         update["docker_registry_image_name"] = params["image_name"]
+    before_name = result["image_name"]
     before = {"image": "%s:%s" % (result["image_name"], result["previous_tag"])}
     after_name = update.get("docker_registry_image_name", result["image_name"])
     result["diff"] = {"before": before, "after": {"image": "%s:%s" % (after_name, params["image_tag"])}}
@@ -321,7 +322,25 @@ def run(module, client, result, deadline):
         return
     if update:
         client.update_application(uuid, update)
-    started_dep = client.deploy(uuid, force=params["force"], image_tag=params["image_tag"])
+    try:
+        started_dep = client.deploy(uuid, force=params["force"], image_tag=params["image_tag"])
+    except CoolifyError as exc:
+        if update and exc.nothing_queued:
+            # a tag configured but never deployed would look converged to the next run: put the old one back
+            undo = {"docker_registry_image_tag": result["previous_tag"],
+                    "docker_registry_image_name": before_name}
+            undo = dict((k, v) for k, v in undo.items() if k in update and v)
+            try:
+                client.update_application(uuid, undo)
+            except CoolifyError as undo_exc:
+                raise DeployFailed("%s The application keeps image %s, configured but not deployed: setting %s "
+                                   "back failed too (%s)." % (exc, result["diff"]["after"]["image"],
+                                                              before["image"], undo_exc))
+            result["changed"] = False
+            result["image_name"] = before_name
+            raise DeployFailed("%s No deployment was queued; the application's image was set back to %s, so "
+                               "nothing changed." % (exc, before["image"]))
+        raise
     result["deployment_uuid"] = started_dep.get("deployment_uuid")
     result["deployment_status"] = "queued"
     if not params["wait"]:
