@@ -31,7 +31,7 @@ from ansible.module_utils.basic import env_fallback
 
 # Retry-After parsing, backoff and the client are shared with every HTTP client of the collection.
 from ansible_collections.almafrica.rollback.plugins.module_utils.http import (  # noqa: F401 - re-exported
-    DEFAULT_MAX_BODY_BYTES, MAX_RETRY_AFTER, HttpClient, HttpError, decode_json, parse_retry_after,
+    DEFAULT_MAX_BODY_BYTES, MAX_RETRY_AFTER, BodyTooLarge, HttpClient, HttpError, decode_json, parse_retry_after,
     backoff_delay as http_backoff_delay)
 
 PENDING_STATUSES = ("queued", "in_progress")
@@ -272,11 +272,14 @@ class CoolifyClient:
         url = self.base + path + ("?" + urlencode(query) if query else "")
         try:
             response = self.http.request(method, url, json_body=body, idempotent=idempotent)
+        except BodyTooLarge as exc:
+            self._note_retries(path)
+            # the request was answered (and may have acted): only its answer is too big to read
+            raise CoolifyError("Coolify's answer is too large (%s)" % exc, uncertain=True) from None
         except HttpError as exc:
             self._note_retries(path)
             raise CoolifyError("Cannot reach Coolify at %s (%s): check api_url, ca_path/validate_certs, that Coolify "
-                               "is up and that this host can reach it." % (self.base, exc),
-                               uncertain=exc.sent and exc.cause is not None) from None
+                               "is up and that this host can reach it." % (self.base, exc), uncertain=exc.sent) from None
         self._note_retries(path)
         status = response.status_code
         ok, data = decode_json(response.text)
@@ -322,7 +325,11 @@ class CoolifyClient:
         query = {"uuid": uuid}
         if force:  # PHP reads any non-empty string as true: never send force=false
             query["force"] = "true"
-        known = set(d.get("deployment_uuid") for d in self.application_deployments(uuid, take=DEPLOY_LOOKBACK))
+        try:
+            known = set(d.get("deployment_uuid") for d in self.application_deployments(uuid, take=DEPLOY_LOOKBACK))
+        except CoolifyError as exc:
+            exc.nothing_queued = True  # the deploy request was never sent
+            raise
         for attempt in (1, 2):
             try:
                 return self._deploy_once(uuid, query)

@@ -309,7 +309,9 @@ class ActsThenFails(CoolifyServer):
         answer = super().handle(method, path, query, headers, body)
         if self.fail_left and method == self.fail_method and path == self.fail_path:
             self.fail_left -= 1
-            return None if self.fail == "drop" else _json(500, {"message": "Server Error"})
+            if self.fail == "drop":
+                return None
+            return _json(500, {"message": "Server Error" + ("!" * 200000 if self.fail == "huge" else "")})
         return answer
 
 
@@ -346,12 +348,13 @@ def statuses(server, method, path="/api/v1/deploy"):
     return [r["status"] for r in server.requests_to(method, path)]
 
 
-@pytest.mark.parametrize("fail", ["500", "drop"])
+@pytest.mark.parametrize("fail", ["500", "drop", "huge"])
 def test_defect10_a_deploy_that_failed_after_queuing_is_followed_not_repeated(coolify, fail):
+    """The deploy acted, then its answer was a 500, nothing (dropped), or a body over max_body_bytes."""
     server = coolify(ActsThenFails, fail=fail)
-    run = deploy(server)
+    run = deploy(server, max_body_bytes=100000)
     assert not run.failed, run
-    assert statuses(server, "POST") == [500 if fail == "500" else "dropped"]  # asked once, never again
+    assert statuses(server, "POST") == ["dropped" if fail == "drop" else 500]  # asked once, never again
     assert len(server.deployments) == 1
     assert run["deployment_uuid"] in server.deployments and run["deployment_status"] == "finished"
     assert any("but Coolify had queued deployment %s: followed it, not deployed again" % run["deployment_uuid"] in r
