@@ -23,6 +23,8 @@ description:
     connection dropped once the request was sent, the module waits, then looks for a deployment of the application
     that was not in its list just before the request (C(GET /api/v1/deployments/applications/{uuid})). It follows
     that deployment when there is one, and otherwise asks once more, at most.
+  - When the deploy is refused or queues nothing, the image tag (and name) set for it are set back to what they
+    were, so that the task changes nothing and a re-run does not take the configured tag for a deployed one.
   - Nothing changes when the application already runs O(image_tag) (and O(image_name)).
   - O(expect_env) is checked before anything changes, for example that production has C(RunMigrations=false).
 author:
@@ -331,6 +333,8 @@ def run(module, client, result, deadline):
                     "docker_registry_image_name": before_name}
             undo = dict((k, v) for k, v in undo.items() if k in update and v)
             try:
+                if len(undo) != len(update):
+                    raise CoolifyError("the application had no previous value to set back")
                 client.update_application(uuid, undo)
             except CoolifyError as undo_exc:
                 raise DeployFailed("%s The application keeps image %s, configured but not deployed: setting %s "
