@@ -14,7 +14,14 @@ FORMATS = ("custom", "directory", "tar", "plain")
 VERIFY_LEVELS = ("full", "toc", "restore")
 EXTENSIONS = {"custom": ".dump", "directory": "", "tar": ".tar", "plain": ".sql"}
 MANIFEST_TOOL = "almafrica.rollback.pg_backup"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+# Manifests are ``<name>.pg_backup.json`` (a name no user file has); version 1 wrote ``<name>.json``, which is read
+# for restore only, and only when it carries our marker.
+MANIFEST_SUFFIX = ".pg_backup.json"
+LEGACY_MANIFEST_SUFFIX = ".json"
+LOCK_SUFFIX = ".pg_backup.lock"
+# Every file name a backup can have after its stem (a directory backup is the stem itself).
+BACKUP_SUFFIXES = ("", ".dump", ".tar", ".sql", ".sql.gz")
 DEFAULT_PREFIX = "backup_before_rollback_"
 TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
 _TIMESTAMP_SUFFIX = re.compile(r"_\d{8}_\d{6}$")
@@ -33,9 +40,11 @@ def default_name(dbname, now):
 
 
 def check_name(name):
-    """Refuse names that would escape ``dest`` or hide the backup; returns the name."""
-    if not name or "/" in name or "\0" in name or name.startswith(".") or name in ("..",):
-        raise BackupError("Invalid backup name %r: a file stem without '/', not starting with '.'." % (name,))
+    """Refuse names that would escape ``dest``, hide the backup or pass for one of our own files; returns the name."""
+    if not name or "/" in name or "\0" in name or name.startswith(".") or name in ("..",) \
+            or name.endswith((MANIFEST_SUFFIX, LOCK_SUFFIX, LEGACY_MANIFEST_SUFFIX)) or len(name) > 200:
+        raise BackupError("Invalid backup name %r: a file stem of at most 200 characters, without '/', not starting "
+                          "with '.' and not ending in .json or .pg_backup.lock." % (name,))
     return name
 
 
@@ -48,7 +57,47 @@ def backup_filename(name, fmt, compress):
 
 
 def manifest_filename(name):
-    return name + ".json"
+    return name + MANIFEST_SUFFIX
+
+
+def legacy_manifest_filename(name):
+    return name + LEGACY_MANIFEST_SUFFIX
+
+
+def lock_filename(name):
+    """The lock of one backup name in dest: hidden, and named like none of the backups."""
+    return "." + name + LOCK_SUFFIX
+
+
+def is_our_manifest(data):
+    """True for a manifest pg_backup wrote (our marker and a format version we know)."""
+    return isinstance(data, dict) and data.get("tool") == MANIFEST_TOOL \
+        and data.get("manifest_version") in (1, MANIFEST_VERSION) and isinstance(data.get("name"), str)
+
+
+def plain_member(filename, name):
+    """True when ``filename`` is a backup file name of stem ``name``: a plain name in dest, nothing else.
+
+    Refuses ``/``, ``.``, ``..``, empty names and anything that is not ``name`` plus one of our extensions, so a
+    manifest can never point retention or restore outside its directory or at another file.
+    """
+    if not isinstance(filename, str) or not isinstance(name, str) or not name:
+        return False
+    if "/" in filename or "\0" in filename or filename in ("", ".", "..") or filename.startswith("."):
+        return False
+    return any(filename == name + suffix for suffix in BACKUP_SUFFIXES)
+
+
+def normalise_origin(database, host, port):
+    """(database, host, port) of a backup's source, compared exactly: ``localhost`` and ``127.0.0.1`` are
+    different servers as far as we can tell, so they are different series."""
+    host = (host or "").strip()
+    host = host.rstrip("/") if host.startswith("/") else host.lower().rstrip(".")
+    try:
+        port = int(port) if port not in (None, "") else 5432
+    except (TypeError, ValueError):
+        port = None
+    return (database, host or "localhost", port)
 
 
 def series_prefix(name):
@@ -61,16 +110,49 @@ def in_series(name, prefix):
     return name == prefix or (name.startswith(prefix) and _TIMESTAMP_SUFFIX.fullmatch(name[len(prefix):]) is not None)
 
 
-def expired_backups(manifests, prefix, keep):
+def retention_candidates(manifests, prefix, origin, current_file):
+    """The manifests retention may act on: ours, of the series ``prefix``, of the same ``origin``
+    (``normalise_origin``), naming a plain file of their own name, and not the current run's backup."""
+    out = []
+    for m in manifests:
+        if not is_our_manifest(m) or not in_series(m["name"], prefix):
+            continue
+        if normalise_origin(m.get("database"), m.get("host"), m.get("port")) != origin:
+            continue
+        if not plain_member(m.get("file"), m["name"]) or m.get("file") == current_file:
+            continue
+        out.append(m)
+    return out
+
+
+def expired_backups(manifests, prefix, keep, origin=None, current_file=None, current_counts=True):
     """Manifests of the series ``prefix`` beyond the ``keep`` newest (newest by ``finished``, then name).
 
-    ``keep`` 0 keeps everything. Only manifests written by pg_backup count: nothing else is ever deleted.
+    ``keep`` 0 keeps everything. Only manifests ``retention_candidates`` accepts count: nothing else is ever
+    deleted, and never the current run's backup, which counts as the newest when ``current_counts``.
+    ``origin`` None takes the origin of nothing: only for tests of the ordering.
     """
     if not keep:
         return []
-    series = [m for m in manifests if m.get("tool") == MANIFEST_TOOL and in_series(m.get("name", ""), prefix)]
-    series.sort(key=lambda m: (m.get("finished", ""), m["name"]), reverse=True)
-    return series[keep:]
+    if origin is None:
+        series = [m for m in manifests if is_our_manifest(m) and in_series(m["name"], prefix)
+                  and plain_member(m.get("file"), m["name"]) and m.get("file") != current_file]
+    else:
+        series = retention_candidates(manifests, prefix, origin, current_file)
+    series.sort(key=lambda m: (str(m.get("finished", "")), m["name"]), reverse=True)
+    return series[keep - 1 if current_counts else keep:]
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "min": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(text):
+    """``30s``, ``500ms``, ``2min``, ``1h`` or a bare number of seconds -> seconds (float > 0)."""
+    m = _DURATION.match(str(text))
+    if not m or float(m.group(1)) <= 0:
+        raise BackupError("lock_wait_timeout %r is not a positive duration such as 30s, 500ms or 2min." % (text,))
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
 
 
 # -- argv ---------------------------------------------------------------------------------------------
@@ -99,8 +181,8 @@ def dump_argv(pg_dump, fmt, path, compress, jobs=1, snapshot=None, lock_wait_tim
         argv += ["--clean", "--if-exists"]
     if snapshot:
         argv.append("--snapshot=%s" % snapshot)
-    if lock_wait_timeout:
-        argv.append("--lock-wait-timeout=%s" % lock_wait_timeout)
+    if lock_wait_timeout:  # seconds; pg_dump takes milliseconds
+        argv.append("--lock-wait-timeout=%d" % max(1, round(lock_wait_timeout * 1000)))
     return argv
 
 

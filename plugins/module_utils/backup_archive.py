@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import gzip
 import hashlib
 import io
@@ -22,9 +24,11 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
+import time
 
 from ansible_collections.almafrica.rollback.plugins.module_utils import backup as bk
 
@@ -184,6 +188,100 @@ def write_json(path, data):
 def read_manifest(path):
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def read_own_manifest(path):
+    """The manifest at ``path`` when it is a regular file (not a symlink) that pg_backup wrote, else None.
+
+    Raises OSError only for an unreadable file that exists; a foreign or malformed file gives None.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat_is_regular(st):
+        return None
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        raw = fh.read(1 << 20)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return None
+    return data if bk.is_our_manifest(data) else None
+
+
+def stat_is_regular(st):
+    return stat.S_ISREG(st.st_mode)
+
+
+class NameLock:
+    """One writer per backup name: ``fcntl.flock`` on ``dest/.<name>.pg_backup.lock``.
+
+    A second run waits up to ``timeout`` seconds, then fails naming the holder. The file is removed on release;
+    a waiter that got the lock on a file already removed (its inode is no longer the path's) tries again, so two
+    runs never both hold it. The kernel releases a flock when its holder dies, whatever killed it.
+    """
+
+    def __init__(self, dest, name):
+        self.path = os.path.join(dest, bk.lock_filename(name))
+        self.name = name
+        self.fd = None
+
+    def _try_once(self):
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return False
+            raise
+        try:
+            same = os.fstat(fd).st_ino == os.stat(self.path, follow_symlinks=False).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:  # the holder removed it while we waited: lock the new one
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, ("%s pid %d\n" % (_HOST, os.getpid())).encode())
+        self.fd = fd
+        return True
+
+    def holder(self):
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as fh:
+                return fh.read(200).strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def acquire(self, timeout):
+        deadline = time.monotonic() + max(0.0, timeout)
+        while not self._try_once():
+            if time.monotonic() >= deadline:
+                raise bk.BackupError(
+                    "Another pg_backup run (%s) holds the lock of backup %s in %s; waited %s s (lock_wait_timeout). "
+                    "Nothing was done: wait for it to finish, or choose another name."
+                    % (self.holder(), self.name, os.path.dirname(self.path), _seconds(timeout)))
+            time.sleep(0.1)
+        return self
+
+    def try_acquire(self):
+        return self if self._try_once() else None
+
+    def release(self):
+        if self.fd is not None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            os.close(self.fd)
+            self.fd = None
+
+
+def _seconds(value):
+    return ("%.3f" % value).rstrip("0").rstrip(".")
 
 
 def sha256_file(path):

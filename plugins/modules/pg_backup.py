@@ -10,8 +10,8 @@ short_description: Make a PostgreSQL backup proven restorable, or restore one, s
 version_added: 1.0.0
 description:
   - With O(state=present), dumps the database with C(pg_dump) into O(dest), verifies the result and only then gives
-    it its final name, with a JSON manifest C(<name>.json) beside it (database, host, the EF Core migration it was
-    taken at, tool and server versions, format, size, SHA-256, table-of-contents entries, start, end, duration).
+    it its final name, with a JSON manifest C(<name>.pg_backup.json) beside it (our marker C(tool), format version,
+    database, host, port, the EF Core migration it was taken at, tool and server versions, format, size, SHA-256, table-of-contents entries, start, end, duration).
   - The dump is written under a temporary name in O(dest) and renamed atomically once verified; a failed, killed
     or interrupted dump leaves nothing under the final name and no temporary file behind.
   - The table list, the EF migration and the row counts used by verification are read in the very snapshot
@@ -60,7 +60,10 @@ options:
   name:
     description:
       - File stem of the backup. The backup is C(<name>.dump) (custom), C(<name>.tar), C(<name>.sql) or
-        C(<name>.sql.gz) (plain), or the directory C(<name>) (directory format); the manifest is C(<name>.json).
+        C(<name>.sql.gz) (plain), or the directory C(<name>) (directory format); the manifest is
+        C(<name>.pg_backup.json).
+      - An existing C(<name>.pg_backup.json) that pg_backup did not write (no marker, not a regular file) is never
+        overwritten (the run fails).
       - Defaults to C(backup_before_rollback_<db>_<UTC yyyymmdd_HHMMSS>), a new backup each run. Give a fixed name
         (for example C(before_{{ target }})) to make reruns idempotent.
     type: str
@@ -108,14 +111,22 @@ options:
     description:
       - Retention. After the backup is in place, keep the newest O(keep) backups of its series in O(dest) and delete
         older ones with their manifests. The series is every backup whose manifest's name is O(name) without its
-        C(_yyyymmdd_HHMMSS) suffix, followed by such a suffix. Only backups with a pg_backup manifest are ever
-        deleted. V(0) keeps everything.
+        C(_yyyymmdd_HHMMSS) suffix, followed by such a suffix, B(of the same database, host and port) (compared
+        exactly - C(localhost) and C(127.0.0.1) are different series).
+      - Only what pg_backup itself made is ever deleted - a backup whose manifest C(<name>.pg_backup.json) is a
+        regular file with pg_backup's marker, whose C(file) is a plain name of its own name inside O(dest) (no C(/),
+        C(.), C(..), not a symbolic link). The current run's backup is never deleted and counts as one of the
+        O(keep). A backup another run holds the lock of is skipped (with a warning). V(0) keeps everything.
     type: int
     default: 0
   path:
     description:
-      - With O(state=restored), the backup to restore (the file or directory; its manifest C(<name>.json) must be
-        beside it), or its manifest.
+      - With O(state=restored), the backup to restore (the file or directory; its manifest C(<name>.pg_backup.json)
+        must be beside it), or its manifest.
+      - The manifest must carry pg_backup's marker and name a file of its own name beside it. A version 1 manifest
+        C(<name>.json) (collection 1.0) is still read for restore when it carries the marker; retention ignores it.
+      - A backup whose manifest names another database than O(login_db) is refused unless O(restore_db) or
+        O(allow_other_database) is given.
     type: path
   restore_db:
     description:
@@ -143,9 +154,32 @@ options:
     type: str
   lock_wait_timeout:
     description:
-      - Fail instead of waiting longer than this for the shared table locks C(pg_dump) takes
-        (C(pg_dump --lock-wait-timeout), a PostgreSQL duration such as C(30s)). By default it waits.
+      - How long to wait for a lock before failing, as a duration (C(30s), C(500ms), C(2min), C(1h); a bare number
+        is seconds).
+      - One backup name, one writer - every run takes the lock C(.<name>.pg_backup.lock) in O(dest) (C(flock)); a
+        second run with the same name waits up to this long for the first, then fails naming the holder. Never two
+        results for one file. O(state=restored) takes the lock of the backup it reads, so retention of another run
+        cannot delete it meanwhile.
+      - Also passed to C(pg_dump --lock-wait-timeout) for the shared table locks it takes (a table held in ACCESS
+        EXCLUSIVE mode by a migration makes the backup fail instead of waiting forever).
     type: str
+    default: 30s
+  allow_other_database:
+    description:
+      - With O(state=restored) into O(login_db) itself, accept a backup whose manifest names another database and
+        replace O(login_db) with it. By default such a restore is refused (restore it into a new database with
+        O(restore_db) instead).
+    type: bool
+    default: false
+  terminate_sessions:
+    description:
+      - With O(state=restored) into an existing database, other sessions connected to it make the module refuse
+        (their writes would be lost, their locks would block the restore); it names them (pid, user,
+        application_name, client address).
+      - V(true) terminates them (C(pg_terminate_backend)) before restoring, and says so in a warning and in
+        RV(terminated_sessions). The application should be stopped first, or it reconnects.
+    type: bool
+    default: false
   bin_dir:
     description:
       - Directory of C(pg_dump), C(pg_restore) and C(psql), searched before C(PATH) (for example
@@ -268,6 +302,18 @@ deleted:
   type: list
   elements: str
   sample: [/var/backups/almafrica/backup_before_rollback_almafrica_20260201_090000]
+sessions:
+  description: Other sessions that were connected to the target database when O(state=restored) checked it.
+  returned: with O(state=restored) into an existing database
+  type: list
+  elements: dict
+  sample: [{pid: 4242, user: almafrica, application_name: Almafrica.Api, client_addr: 10.0.0.5, state: idle}]
+terminated_sessions:
+  description: PIDs of the sessions terminated before restoring (O(terminate_sessions=true)).
+  returned: when sessions were terminated
+  type: list
+  elements: int
+  sample: [4242]
 restored_to:
   description: Database the backup was (or would be) restored into.
   returned: with O(state=restored)
@@ -320,7 +366,9 @@ def main():
         clean=dict(type="bool", default=True),
         history_table=dict(type="str", default="__EFMigrationsHistory"),
         history_schema=dict(type="str"),
-        lock_wait_timeout=dict(type="str"),
+        lock_wait_timeout=dict(type="str", default="30s"),
+        allow_other_database=dict(type="bool", default=False),
+        terminate_sessions=dict(type="bool", default=False),
         bin_dir=dict(type="path"),
     )
     module = BackupModule(
