@@ -206,6 +206,12 @@ class BackupTask:
                       "move it away or choose another name." % (final, manifest_path))
         if os.path.islink(final):
             self.fail("%s is a symbolic link, not a backup pg_backup wrote; refusing to use it." % final)
+        p = self.params
+        origin = bk.normalise_origin(p["login_db"], p["login_unix_socket"] or p["login_host"], p["login_port"])
+        theirs = bk.normalise_origin(manifest.get("database"), manifest.get("host"), manifest.get("port"))
+        if theirs != origin:
+            self.fail("%s exists and is a backup of %s@%s:%s, not of %s@%s:%s; refusing to report it as this "
+                      "database's backup: choose another name." % ((final,) + theirs + origin))
         size, sha, files = ba.checksum(final)
         mismatch = bk.checksum_mismatch(manifest, size, sha, files)
         if mismatch:

@@ -306,3 +306,4 @@ def test_manifest_has_every_field_and_refuses_unknown_ones():
     assert set(bk.MANIFEST_KEYS) <= set(m)
     with pytest.raises(ValueError, match="password"):
         bk.build_manifest(name="b", password=SECRET)
+
