@@ -21,7 +21,14 @@ MANIFEST_SUFFIX = ".pg_backup.json"
 LEGACY_MANIFEST_SUFFIX = ".json"
 LOCK_SUFFIX = ".pg_backup.lock"
 # Every file name a backup can have after its stem (a directory backup is the stem itself).
-BACKUP_SUFFIXES = ("", ".dump", ".tar", ".sql", ".sql.gz")
+BACKUP_SUFFIXES = ("", ".dump", ".dump.zst", ".tar", ".sql", ".sql.gz")
+# Compression (pg_dump 16's spelling). pg_dump 16 writes zstd and lz4 itself; with pg_dump <= 15 zstd is had by
+# streaming the uncompressed custom format through the zstd tool into ``<name>.dump.zst``.
+COMPRESSION_LEVELS = {"gzip": (1, 9), "zstd": (1, 19), "lz4": (1, 12)}
+AUTO_ZSTD_LEVEL = 1
+FALLBACK_GZIP_LEVEL = 1
+NATIVE_ZSTD_MAJOR = 16
+ZSTD_PACKAGE = "zstd"
 DEFAULT_PREFIX = "backup_before_rollback_"
 TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
 _TIMESTAMP_SUFFIX = re.compile(r"_\d{8}_\d{6}$")
@@ -49,10 +56,15 @@ def check_name(name):
 
 
 def backup_filename(name, fmt, compress):
-    """File (or directory) name of a backup: ``<name>.dump``, ``.tar``, ``.sql`` / ``.sql.gz``, or ``<name>/``."""
+    """File (or directory) name of a backup: ``<name>.dump`` (``.dump.zst`` when streamed through zstd), ``.tar``,
+    ``.sql`` / ``.sql.gz``, or ``<name>/``. ``compress``: a Compression, or a gzip level (0 = none)."""
+    if not isinstance(compress, Compression):
+        compress = Compression("gzip", compress) if compress else Compression("none", None)
     ext = EXTENSIONS[fmt]
-    if fmt == "plain" and compress:
+    if fmt == "plain" and compress.method == "gzip":
         ext += ".gz"
+    if fmt == "custom" and compress.stream:
+        ext += ".zst"
     return name + ext
 
 
@@ -143,6 +155,104 @@ def expired_backups(manifests, prefix, keep, origin=None, current_file=None, cur
     return series[keep - 1 if current_counts else keep:]
 
 
+# -- compression ------------------------------------------------------------------------------------------
+
+class Compression(tuple):
+    """(method, level, stream): ``stream`` True when the zstd tool compresses pg_dump's uncompressed output."""
+
+    def __new__(cls, method, level, stream=False):
+        return tuple.__new__(cls, (method, level, stream))
+
+    method = property(lambda self: self[0])
+    level = property(lambda self: self[1])
+    stream = property(lambda self: self[2])
+
+    @property
+    def spec(self):
+        return "none" if self.method == "none" else "%s:%d" % (self.method, self.level)
+
+
+def parse_compress(value):
+    """The ``compress`` option -> ``(method, level)``: ``auto``, ``none``, a bare gzip level ``0``-``9``,
+    ``gzip``, ``zstd``, ``lz4`` with an optional ``:level``. ``("auto", None)`` for auto."""
+    text = str(value if value is not None else "auto").strip().lower()
+    if text == "auto":
+        return ("auto", None)
+    if text in ("none", "0"):
+        return ("none", None)
+    if re.fullmatch(r"\d+", text):
+        method, level = "gzip", text
+    else:
+        m = re.fullmatch(r"(gzip|zstd|lz4)(?::(\d+))?", text)
+        if not m:
+            raise BackupError("compress %r is not one of auto, none, a gzip level 0-9, gzip:N, zstd:N or lz4:N."
+                              % (value,))
+        method, level = m.group(1), m.group(2)
+    low, high = COMPRESSION_LEVELS[method]
+    level = int(level) if level is not None else (AUTO_ZSTD_LEVEL if method == "zstd" else low)
+    if not low <= level <= high:
+        raise BackupError("compress %r: the %s level must be between %d and %d." % (value, method, low, high))
+    return (method, level)
+
+
+def plan_compression(value, fmt, pg_dump_major, have_zstd):
+    """Choose the format and compression for a new backup; returns (format, Compression, warning or None).
+
+    ``fmt`` None is the default format. ``auto``: zstd when it can be used (pg_dump 16+: natively, directory format
+    kept; pg_dump <= 15: the custom format streamed through the zstd tool), else gzip 1 (the former default), with a
+    warning naming the package when only the missing zstd tool is in the way. An explicit method that cannot be had
+    fails, saying why and what would work.
+    """
+    method, level = parse_compress(value)
+    native = pg_dump_major >= NATIVE_ZSTD_MAJOR
+    if fmt == "tar":  # pg_dump cannot compress tar archives
+        if method in ("zstd", "lz4"):
+            raise BackupError("format tar cannot be compressed (pg_dump writes it uncompressed); use format custom "
+                              "or directory for %s." % method)
+        return "tar", Compression("none", None), None
+    if method == "auto":
+        if fmt == "plain":
+            return "plain", Compression("gzip", FALLBACK_GZIP_LEVEL), None
+        if native:
+            return fmt or "directory", Compression("zstd", AUTO_ZSTD_LEVEL), None
+        if fmt in (None, "custom") and have_zstd:
+            return "custom", Compression("zstd", AUTO_ZSTD_LEVEL, stream=True), None
+        warning = None
+        if fmt in (None, "custom"):
+            warning = ("compress auto: the zstd tool was not found (install the Debian package %s); pg_dump %d has no "
+                       "zstd of its own, so this backup uses gzip %d." % (ZSTD_PACKAGE, pg_dump_major,
+                                                                          FALLBACK_GZIP_LEVEL))
+        return fmt or "directory", Compression("gzip", FALLBACK_GZIP_LEVEL), warning
+    if method in ("none", "gzip"):
+        return fmt or "directory", Compression(method, level), None
+    if fmt == "plain":
+        raise BackupError("compress %s: a plain (SQL script) backup is compressed with gzip only here; use format "
+                          "custom or directory for %s." % (value, method))
+    if native:
+        return fmt or "directory", Compression(method, level), None
+    if method == "lz4":
+        raise BackupError("compress %s needs pg_dump %d or newer (this pg_dump is %d); use zstd:N (streamed through "
+                          "the zstd tool) or gzip:N." % (value, NATIVE_ZSTD_MAJOR, pg_dump_major))
+    if fmt not in (None, "custom"):
+        raise BackupError("compress %s with pg_dump %d works only with format custom (the custom archive is streamed "
+                          "through the zstd tool); pg_dump %d+ writes zstd into %s archives itself."
+                          % (value, pg_dump_major, NATIVE_ZSTD_MAJOR, fmt))
+    if not have_zstd:
+        raise BackupError("compress %s with pg_dump %d needs the zstd tool, which was not found in bin_dir or PATH: "
+                          "install the Debian package %s, or choose compress auto or gzip:N."
+                          % (value, pg_dump_major, ZSTD_PACKAGE))
+    return "custom", Compression("zstd", level, stream=True), None
+
+
+def zstd_compress_argv(zstd, level, threads):
+    """zstd reading stdin, writing stdout; the frame carries a checksum (zstd's default), so corruption is caught."""
+    return [zstd, "-q", "-c", "--no-progress", "-%d" % level, "-T%d" % max(1, threads)]
+
+
+def zstd_decompress_argv(zstd, path):
+    return [zstd, "-q", "-d", "-c", "--no-progress", "--", path]
+
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "min": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -170,10 +280,24 @@ def passfile_line(password):
 
 
 def dump_argv(pg_dump, fmt, path, compress, jobs=1, snapshot=None, lock_wait_timeout=None):
-    """pg_dump's argv. Connection settings (and the password file) come from the environment."""
-    argv = [pg_dump, "--no-password", "--format=%s" % fmt, "--file=%s" % path]
+    """pg_dump's argv. Connection settings (and the password file) come from the environment.
+
+    ``compress``: a Compression or a gzip level. Streamed zstd: the custom format, uncompressed, to stdout
+    (``path`` None). Native zstd/lz4 (pg_dump 16+): ``--compress=zstd:3``. gzip keeps the spelling every
+    pg_dump reads (``--compress=N``).
+    """
+    if not isinstance(compress, Compression):
+        compress = Compression("gzip", compress) if compress else Compression("none", None)
+    argv = [pg_dump, "--no-password", "--format=%s" % fmt]
+    if path is not None:
+        argv.append("--file=%s" % path)
     if fmt != "tar":  # pg_dump cannot compress tar archives
-        argv.append("--compress=%d" % compress)
+        if compress.method in ("none",) or compress.stream:
+            argv.append("--compress=0")
+        elif compress.method == "gzip":
+            argv.append("--compress=%d" % compress.level)
+        else:
+            argv.append("--compress=%s:%d" % (compress.method, compress.level))
     if fmt == "directory" and jobs > 1:
         argv.append("--jobs=%d" % jobs)
     if fmt == "plain":
@@ -187,12 +311,16 @@ def dump_argv(pg_dump, fmt, path, compress, jobs=1, snapshot=None, lock_wait_tim
 
 
 def restore_argv(pg_restore, path, dbname, clean, jobs=1):
-    """pg_restore's argv: stop on the first error; one transaction unless parallel (``jobs`` > 1)."""
+    """pg_restore's argv: stop on the first error; one transaction unless parallel (``jobs`` > 1).
+
+    ``path`` None: the archive comes on stdin (a zstd stream decompressed), which only one job can read.
+    """
     argv = [pg_restore, "--no-password", "--exit-on-error", "--dbname=%s" % libpq_conninfo(dbname=dbname)]
     argv.append("--jobs=%d" % jobs if jobs > 1 else "--single-transaction")
     if clean:
         argv += ["--clean", "--if-exists"]
-    argv.append(path)
+    if path is not None:
+        argv.append(path)
     return argv
 
 
@@ -380,7 +508,7 @@ def checksum_mismatch(manifest, size, sha256, files=None):
     return None
 
 
-MANIFEST_KEYS = ("name", "file", "format", "compress", "jobs", "database", "host", "port", "user", "ef_migration",
+MANIFEST_KEYS = ("name", "file", "format", "compress", "compression", "container", "jobs", "database", "host", "port", "user", "ef_migration",
                  "ef_history_table", "pg_dump_version", "server_version", "size", "sha256", "files", "toc_entries",
                  "tables", "verify", "snapshot", "started", "finished", "duration")
 

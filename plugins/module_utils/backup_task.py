@@ -59,6 +59,11 @@ class BackupTask:
                                         self.module.tmpdir)
         return found
 
+    def find_tool(self, name):
+        """An optional tool (bin_dir, then PATH), or None."""
+        opt = [self.params["bin_dir"]] if self.params["bin_dir"] else []
+        return self.module.get_bin_path(name, required=False, opt_dirs=opt)
+
     def tool_version(self, tool):
         rc, out, err = self.runner.output([tool, "--version"])
         try:
@@ -82,15 +87,12 @@ class BackupTask:
     # -- state=present ------------------------------------------------------------------------------------
     def present(self):
         p, result, module = self.params, self.result, self.module
-        fmt = p["format"]
         jobs = p["jobs"] or DEFAULT_DUMP_JOBS
-        compress = 0 if fmt == "tar" else p["compress"]
         started = _utc_now()
         name = bk.check_name(p["name"] or bk.default_name(p["login_db"], started))
         dest = p["dest"]
-        final = os.path.join(dest, bk.backup_filename(name, fmt, compress))
         manifest_path = os.path.join(dest, bk.manifest_filename(name))
-        result.update(path=final, manifest=manifest_path, format=fmt, verify=p["verify"])
+        result.update(manifest=manifest_path, verify=p["verify"])
 
         if os.path.lexists(dest) and not os.path.isdir(dest):
             self.fail("dest %s exists and is not a directory." % dest)
@@ -102,6 +104,13 @@ class BackupTask:
 
         pg_dump, pg_restore = self.tools("pg_dump", "pg_restore")
         dump_major, result["pg_dump_version"] = self.tool_version(pg_dump)
+        zstd = self.find_tool("zstd")
+        fmt, compression, warning = bk.plan_compression(p["compress"], p["format"], dump_major, zstd is not None)
+        if warning:
+            module.warn(warning)
+        final = os.path.join(dest, bk.backup_filename(name, fmt, compression))
+        result.update(path=final, format=fmt, compression=compression.spec,
+                      container="zstd" if compression.stream else None)
         conn = self.connect()
         result["server_version"] = server_version(conn)
         if conn.server_version // 10000 > dump_major:
@@ -144,23 +153,31 @@ class BackupTask:
         result.update(tables=len(tables), ef_migration=self.ef_migration(snapshot.conn))
         clock = time.monotonic()
         try:
-            rc, err = self.runner.run(bk.dump_argv(pg_dump, fmt, tmp, compress, jobs, snapshot.snapshot_id,
-                                                   self.lock_seconds))
-            if rc != 0:
-                self.fail("Backup of %s failed, nothing was kept: %s"
-                          % (describe_target(p), ba.describe_exit("pg_dump", rc, err)))
+            if compression.stream:
+                # pg_dump -Fc -Z0 | zstd -T<jobs> -<level> > tmp: both processes checked
+                problems = ba.dump_streamed(
+                    self.runner, bk.dump_argv(pg_dump, fmt, None, compression, jobs, snapshot.snapshot_id,
+                                              self.lock_seconds),
+                    bk.zstd_compress_argv(zstd, compression.level, jobs), tmp)
+            else:
+                rc, err = self.runner.run(bk.dump_argv(pg_dump, fmt, tmp, compression, jobs, snapshot.snapshot_id,
+                                                       self.lock_seconds))
+                problems = [ba.describe_exit("pg_dump", rc, err)] if rc != 0 else []
+            if problems:
+                self.fail("Backup of %s failed, nothing was kept: %s" % (describe_target(p), "; ".join(problems)))
             counts = snapshot.row_counts(tables) if p["verify"] == "restore" else None
         finally:
             snapshot.close()
         ba.restrict_modes(tmp)
         dumped = time.monotonic()
-        checked = self.verify(pg_restore, tmp, fmt, compress, tables, jobs, counts)
+        checked = self.verify(pg_restore, tmp, fmt, compression, tables, jobs, counts, zstd)
         result["timings"] = {"dump": round(dumped - clock, 3), "verify": round(time.monotonic() - dumped, 3)}
         finished = _utc_now()
         result.update(size=checked["size"], sha256=checked["sha256"], toc_entries=checked["toc_entries"],
                       changed=True)
         manifest = bk.build_manifest(
-            name=name, file=os.path.basename(final), format=fmt, compress=compress,
+            name=name, file=os.path.basename(final), format=fmt, compress=compression.spec,
+            compression=compression.spec, container="zstd" if compression.stream else None,
             jobs=jobs if fmt == "directory" else 1, database=p["login_db"],
             host=p["login_unix_socket"] or p["login_host"], port=p["login_port"], user=p["login_user"],
             ef_migration=result["ef_migration"], ef_history_table=p["history_table"],
@@ -220,9 +237,11 @@ class BackupTask:
         self.result.update(size=size, sha256=sha, toc_entries=manifest.get("toc_entries"),
                            tables=manifest.get("tables"), ef_migration=manifest.get("ef_migration"),
                            format=manifest.get("format"), verify=manifest.get("verify"),
+                           compression=manifest.get("compression") or manifest.get("compress"),
+                           container=manifest.get("container"),
                            pg_dump_version=manifest.get("pg_dump_version"))
 
-    def verify(self, pg_restore, tmp, fmt, compress, tables, jobs, counts):
+    def verify(self, pg_restore, tmp, fmt, compression, tables, jobs, counts, zstd=None):
         level = self.params["verify"]
         scratch = None
         if level == "restore":
@@ -232,10 +251,12 @@ class BackupTask:
             bdb.create_database_like(admin, scratch, like=self.params["login_db"])
         try:
             if fmt == "plain":
-                checked = ba.verify_plain(tmp, tables, compressed=bool(compress))
+                checked = ba.verify_plain(tmp, tables, compressed=compression.method == "gzip")
                 if scratch and not checked["problems"]:
                     psql = self.tools("psql")[0]
-                    checked["problems"] += self.replay_plain(psql, tmp, bool(compress), scratch)
+                    checked["problems"] += self.replay_plain(psql, tmp, compression.method == "gzip", scratch)
+            elif compression.stream:
+                checked = ba.verify_streamed(self.runner, pg_restore, zstd, tmp, level, tables, scratch)
             else:
                 checked = ba.verify_archive(self.runner, pg_restore, tmp, fmt, level, tables, jobs, scratch)
             if scratch and not checked["problems"]:
@@ -381,6 +402,19 @@ class BackupTask:
                       "changed; nothing was restored." % (path, mismatch))
         target = p["restore_db"] or p["login_db"]
         jobs = p["jobs"] or 1
+        streamed = manifest.get("container") == "zstd"
+        zstd = None
+        if streamed:
+            zstd = self.find_tool("zstd")
+            if zstd is None:
+                self.fail("%s is a zstd-compressed custom archive and the zstd tool was not found in bin_dir or PATH: "
+                          "install the Debian package %s." % (path, bk.ZSTD_PACKAGE))
+            if jobs > 1:
+                module.warn("%s is read from a pipe (zstd -dc), which pg_restore can only restore with one job: "
+                            "restoring with jobs=1, in one transaction." % path)
+            jobs = 1
+        result.update(compression=manifest.get("compression") or manifest.get("compress"),
+                      container=manifest.get("container"), restore_jobs=jobs)
         result.update(format=fmt, size=size, sha256=sha, toc_entries=manifest.get("toc_entries"),
                       tables=manifest.get("tables"), ef_migration=manifest.get("ef_migration"),
                       pg_dump_version=manifest.get("pg_dump_version"), restored_to=target)
@@ -421,6 +455,10 @@ class BackupTask:
         try:
             if fmt == "plain":
                 problems = self.replay_plain(binary, path, path.endswith(".gz"), target)
+            elif streamed:  # zstd -dc FILE | pg_restore --single-transaction --exit-on-error
+                problems = ba.pipeline_problems(self.runner.pipeline(
+                    bk.zstd_decompress_argv(zstd, path),
+                    bk.restore_argv(binary, None, target, clean=p["clean"] and not created, jobs=1)))
             else:
                 rc, err = self.runner.run(bk.restore_argv(binary, path, target, clean=p["clean"] and not created,
                                                           jobs=jobs))

@@ -11,7 +11,8 @@ version_added: 1.0.0
 description:
   - With O(state=present), dumps the database with C(pg_dump) into O(dest), verifies the result and only then gives
     it its final name, with a JSON manifest C(<name>.pg_backup.json) beside it (our marker C(tool), format version,
-    database, host, port, the EF Core migration it was taken at, tool and server versions, format, size, SHA-256, table-of-contents entries, start, end, duration).
+    database, host, port, the EF Core migration it was taken at, tool and server versions, format, compression,
+    size, SHA-256, table-of-contents entries, start, end, duration).
   - The dump is written under a temporary name in O(dest) and renamed atomically once verified; a failed, killed
     or interrupted dump leaves nothing under the final name and no temporary file behind.
   - The table list, the EF migration and the row counts used by verification are read in the very snapshot
@@ -22,7 +23,8 @@ description:
     block is read back (O(verify=full)).
   - With O(state=restored), checks the backup against its manifest (SHA-256 of every file) and restores it with
     C(pg_restore --exit-on-error --single-transaction), into the database itself or into a new database
-    O(restore_db), leaving the source untouched.
+    O(restore_db), leaving the source untouched. A zstd stream (C(<name>.dump.zst)) is decompressed through a pipe
+    into C(pg_restore --single-transaction), with one job.
   - The password reaches C(pg_dump), C(pg_restore) and C(psql) only through a temporary 0600 password file
     (C(PGPASSFILE)); it is in no command line and in no process environment.
 author:
@@ -69,21 +71,27 @@ options:
     type: str
   format:
     description:
-      - C(pg_dump) archive format.
-      - V(directory) (the default, chosen from measurements, see C(docs/BENCHMARKS.md)) is dumped, verified and
-        restored in parallel (O(jobs)); the backup is a directory of files.
-      - V(custom) is one file; V(tar) is one uncompressed file; V(plain) is an SQL script (replayed with C(psql)),
-        written with C(--clean --if-exists).
+      - C(pg_dump) archive format. Unset, it follows the compression O(compress) resolves to - V(custom) when the
+        backup is streamed through the C(zstd) tool (pg_dump 15 and older), else V(directory).
+      - V(directory) is dumped, verified and restored in parallel (O(jobs)); the backup is a directory of files.
+      - V(custom) is one file (C(<name>.dump), or C(<name>.dump.zst) when streamed through C(zstd)); V(tar) is one
+        uncompressed file; V(plain) is an SQL script (replayed with C(psql)), written with C(--clean --if-exists).
     type: str
     choices: [ directory, custom, tar, plain ]
-    default: directory
   compress:
     description:
-      - gzip level (0-9) C(pg_dump) compresses with (C(--compress)). Ignored for V(tar), which C(pg_dump) cannot
-        compress.
-      - The default 1 was chosen from measurements (see C(docs/BENCHMARKS.md)).
-    type: int
-    default: 1
+      - Compression, in pg_dump 16's spelling - V(auto), V(none), C(gzip:N) (1-9), C(zstd:N) (1-19), C(lz4:N)
+        (1-12), or a bare number, which is a gzip level (V(0) is none) as before.
+      - V(auto) (the default, chosen from measurements, see C(docs/BENCHMARKS.md)) is C(zstd:1) when zstd can be
+        used, else C(gzip:1). With pg_dump 16 or newer C(pg_dump) writes zstd itself (C(--compress=zstd:1); the
+        directory format keeps its parallel jobs). With pg_dump 15 or older the custom format is dumped uncompressed
+        and streamed through the C(zstd) tool (C(pg_dump -Fc -Z0 | zstd -T<jobs> -1)) into C(<name>.dump.zst).
+        When the C(zstd) tool is missing there, V(auto) falls back to C(gzip:1) with a warning naming the Debian
+        package C(zstd); an explicit C(zstd:N) fails instead.
+      - C(lz4:N) needs pg_dump 16 or newer. V(tar) archives are never compressed (C(pg_dump) cannot). V(plain)
+        scripts take gzip (C(<name>.sql.gz)) or none; V(auto) is gzip 1 for them.
+    type: raw
+    default: auto
   jobs:
     description:
       - Parallelism. With O(state=present) - parallel dump connections for V(directory), and parallel readers for
@@ -190,6 +198,12 @@ notes:
   - Restoring with O(jobs) greater than 1 is not one transaction (PostgreSQL's parallel restore cannot be).
   - The application should be stopped during O(state=restored) into the database itself; C(--clean) waits for the
     locks of the tables it drops.
+  - "Restoring a C(<name>.dump.zst) backup by hand (it is a custom-format archive compressed by the C(zstd) tool):
+    C(zstd -dc NAME.dump.zst | pg_restore --single-transaction --exit-on-error --dbname=DB); to list it,
+    C(zstd -dc NAME.dump.zst | pg_restore --list). C(pg_restore) reads it from the pipe with one job only;
+    for a parallel restore, decompress it first (C(zstd -d NAME.dump.zst -o NAME.dump)) and use C(pg_restore --jobs)."
+  - The manifest records the compression (C(compression), for example C(zstd:1)) and C(container) (C(zstd) for a
+    streamed backup); its SHA-256 is of the compressed file.
 seealso:
   - module: almafrica.rollback.ef_migration_state
 '''
@@ -245,7 +259,22 @@ format:
   description: Archive format of the backup.
   returned: success
   type: str
-  sample: directory
+  sample: custom
+compression:
+  description: Compression of the backup, in pg_dump 16's spelling (C(none), C(gzip:1), C(zstd:1), C(lz4:1)).
+  returned: success
+  type: str
+  sample: zstd:1
+container:
+  description: C(zstd) when the custom archive was streamed through the C(zstd) tool (C(<name>.dump.zst)), else null.
+  returned: success
+  type: str
+  sample: zstd
+restore_jobs:
+  description: Jobs C(pg_restore) ran with (1 is one transaction; always 1 for a zstd stream, read from a pipe).
+  returned: with O(state=restored)
+  type: int
+  sample: 1
 size:
   description: Bytes of the backup (all its files).
   returned: success, except in check mode for a new backup
@@ -356,8 +385,8 @@ def main():
         state=dict(type="str", default="present", choices=["present", "restored"]),
         dest=dict(type="path"),
         name=dict(type="str"),
-        format=dict(type="str", default="directory", choices=list(bk.FORMATS)),
-        compress=dict(type="int", default=1),
+        format=dict(type="str", choices=list(bk.FORMATS)),
+        compress=dict(type="raw", default="auto"),
         jobs=dict(type="int"),
         verify=dict(type="str", default="full", choices=list(bk.VERIFY_LEVELS)),
         keep=dict(type="int", default=0),
@@ -378,7 +407,11 @@ def main():
     )
     p = module.params
     result = dict(changed=False, state=p["state"], path=None, manifest=None, deleted=[])
-    for option, low, high in (("compress", 0, 9), ("jobs", 1, 64), ("keep", 0, None)):
+    try:
+        bk.parse_compress(p["compress"])
+    except bk.BackupError as exc:
+        module.fail_json(msg=str(exc), **result)
+    for option, low, high in (("jobs", 1, 64), ("keep", 0, None)):
         if p[option] is not None and (p[option] < low or (high is not None and p[option] > high)):
             module.fail_json(msg="%s must be between %d and %s, not %d." % (option, low, high or "any", p[option]),
                              **result)

@@ -389,7 +389,7 @@ def test_two_runs_at_once_give_one_backup_and_one_result(pg, alma, tmp_path):
     with open(results[0]["path"], "rb") as fh:
         import hashlib
         assert hashlib.sha256(fh.read()).hexdigest() == results[0]["sha256"]
-    assert sorted(os.listdir(tmp_path)) == ["same.dump", "same.pg_backup.json"]
+    assert sorted(os.listdir(tmp_path)) == ["same.dump.zst", "same.pg_backup.json"]
 
 
 def test_retention_skips_a_backup_another_run_holds(pg, alma, tmp_path):
@@ -407,7 +407,7 @@ def test_retention_skips_a_backup_another_run_holds(pg, alma, tmp_path):
     assert "another pg_backup run holds its lock" in output
     # once released, the next run does delete it
     again, _ = backup(pg, alma, tmp_path, name=stamp(3), keep=1)
-    assert sorted(again["deleted"]) == sorted([old["path"], str(tmp_path / (stamp(2) + ".dump"))])
+    assert sorted(again["deleted"]) == sorted([old["path"], str(tmp_path / (stamp(2) + ".dump.zst"))])
 
 
 # -- more variants ---------------------------------------------------------------------------------------------
@@ -444,13 +444,13 @@ def test_dest_behind_a_symlink_works_and_retention_stays_inside(pg, alma, tmp_pa
     link = tmp_path / "link"
     first, _ = backup(pg, alma, real, name=stamp(1))
     os.symlink(str(real), str(link))
-    neighbour = tmp_path / (stamp(1) + ".dump")  # same name, outside dest: not ours to delete
+    neighbour = tmp_path / (stamp(1) + ".dump.zst")  # same name, outside dest: not ours to delete
     neighbour.write_text("beside dest")
     result, _ = backup(pg, alma, link, name=stamp(2), keep=1)
     assert not result.get("failed"), result
-    assert result["deleted"] == [str(link / (stamp(1) + ".dump"))]
+    assert result["deleted"] == [str(link / (stamp(1) + ".dump.zst"))]
     assert not os.path.exists(first["path"]) and neighbour.read_text() == "beside dest"
-    assert os.path.exists(real / (stamp(2) + ".dump"))
+    assert os.path.exists(real / (stamp(2) + ".dump.zst"))
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", "..", ".hidden", "x.pg_backup.json"])

@@ -100,7 +100,7 @@ def test_each_format_dumps_verifies_and_restores_an_identical_database(pg, dbnam
     assert not run.failed, run
     assert run.changed
     r = run.result
-    expected_path = str(dest / {"directory": "before_rollback", "custom": "before_rollback.dump",
+    expected_path = str(dest / {"directory": "before_rollback", "custom": "before_rollback.dump.zst",
                                 "tar": "before_rollback.tar", "plain": "before_rollback.sql.gz"}[fmt])
     assert r["path"] == expected_path and r["format"] == fmt
     assert r["sha256"] == sha256_of(expected_path)
@@ -173,7 +173,8 @@ def test_check_mode_reports_the_plan_and_writes_nothing(pg, dbname, tmp_path):
     run = run_module("pg_backup", dict(pg.login_args(dbname), dest=str(dest), name="x"), check=True, diff=True)
     assert not run.failed, run
     assert run.changed
-    assert run["path"] == str(dest / "x") and run["ef_migration"] == migration and run["tables"] == 4
+    # the default with pg_dump 15 and the zstd tool: the custom format streamed through zstd
+    assert run["path"] == str(dest / "x.dump.zst") and run["ef_migration"] == migration and run["tables"] == 4
     assert "x" in run["diff"]["after"] and run["diff"]["before"] == "(none)\n"
     assert not dest.exists()
 
@@ -182,9 +183,9 @@ def test_default_name_is_a_new_utc_stamped_backup(pg, dbname, tmp_path):
     run = backup(pg, dbname, tmp_path, format="custom")
     assert not run.failed, run
     name = os.path.basename(run["path"])
-    assert name.startswith("backup_before_rollback_%s_" % dbname) and name.endswith(".dump")
+    assert name.startswith("backup_before_rollback_%s_" % dbname) and name.endswith(".dump.zst")
     assert run["ef_migration"] is None  # no EF history table in this database
-    assert json.loads((tmp_path / (name[:-5] + ".pg_backup.json")).read_text())["ef_migration"] is None
+    assert json.loads((tmp_path / (name[:-9] + ".pg_backup.json")).read_text())["ef_migration"] is None
 
 
 def test_retention_deletes_only_older_backups_of_the_same_series(pg, dbname, tmp_path):
@@ -199,14 +200,14 @@ def test_retention_deletes_only_older_backups_of_the_same_series(pg, dbname, tmp
 
     run = backup(pg, dbname, tmp_path, format="custom", name="%s_20260104_000000" % series, keep=2)
     assert not run.failed, run
-    assert sorted(os.path.basename(p) for p in run["deleted"]) == ["%s_20260101_000000.dump" % series,
-                                                                   "%s_20260102_000000.dump" % series]
+    assert sorted(os.path.basename(p) for p in run["deleted"]) == ["%s_20260101_000000.dump.zst" % series,
+                                                                   "%s_20260102_000000.dump.zst" % series]
     left = sorted(os.listdir(tmp_path))
     assert left == sorted([
         "%s_20240101_000000.dump" % series,
-        "%s_20260103_000000.dump" % series, "%s_20260103_000000.pg_backup.json" % series,
-        "%s_20260104_000000.dump" % series, "%s_20260104_000000.pg_backup.json" % series,
-        "backup_before_rollback_app_staging_20250101_000000.dump",
+        "%s_20260103_000000.dump.zst" % series, "%s_20260103_000000.pg_backup.json" % series,
+        "%s_20260104_000000.dump.zst" % series, "%s_20260104_000000.pg_backup.json" % series,
+        "backup_before_rollback_app_staging_20250101_000000.dump.zst",
         "backup_before_rollback_app_staging_20250101_000000.pg_backup.json"])
 
 

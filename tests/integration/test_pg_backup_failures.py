@@ -94,7 +94,7 @@ def test_password_is_in_no_argv_and_no_environment_while_pg_dump_runs(pg, dbname
 def test_password_is_in_no_output_at_vvv_even_on_failure(pg, dbname, tmp_path):
     build_ef_database(pg, dbname)
     args = dict(pg.login_args(dbname), dest=str(tmp_path), name="v")
-    ok = run_module("pg_backup", args, verbosity=3)
+    ok = run_module("pg_backup", dict(args, format="directory"), verbosity=3)
     bad = run_module("pg_backup", dict(args, format="custom"), verbosity=3)  # same name, other format: dest has "v/"
     restored = run_module("pg_backup", dict(args, state="restored", path=str(tmp_path / "v"), restore_db=dbname + "_r"),
                           verbosity=3, diff=True)
@@ -117,7 +117,8 @@ def test_password_is_in_no_output_at_vvv_even_on_failure(pg, dbname, tmp_path):
 def test_a_dump_killed_midway_leaves_no_file_and_fails_clearly(pg, dbname, tmp_path, fmt):
     build_ef_database(pg, dbname)
     dest = tmp_path / "b"
-    with dump_waiting_on_a_lock(pg, dbname, dest, format=fmt, name="k") as (pids, outcome):
+    # gzip: pg_dump writes the file itself (the zstd pipe is killed in test_pg_backup_zstd.py)
+    with dump_waiting_on_a_lock(pg, dbname, dest, format=fmt, compress="gzip:1", name="k") as (pids, outcome):
         _wait_for(lambda: [e for e in os.listdir(dest) if e.endswith(".pg_backup-tmp")], "pg_dump's output")
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
@@ -130,7 +131,7 @@ def test_a_dump_killed_midway_leaves_no_file_and_fails_clearly(pg, dbname, tmp_p
 def test_an_interrupted_module_stops_pg_dump_and_cleans_up(pg, dbname, tmp_path):
     build_ef_database(pg, dbname)
     dest = tmp_path / "b"
-    with dump_waiting_on_a_lock(pg, dbname, dest, format="custom", name="i") as (pids, outcome):
+    with dump_waiting_on_a_lock(pg, dbname, dest, format="custom", compress="gzip:1", name="i") as (pids, outcome):
         temp = _wait_for(lambda: [e for e in os.listdir(dest) if e.endswith(".pg_backup-tmp")], "the temp file")
         module_pid = int(temp[0].rsplit("-", 2)[-2].rsplit(".", 1)[0])  # .<file>.<host>-<pid>.pg_backup-tmp
         os.kill(module_pid, signal.SIGTERM)  # what an Ansible timeout or Ctrl-C sends

@@ -307,3 +307,81 @@ def test_manifest_has_every_field_and_refuses_unknown_ones():
     with pytest.raises(ValueError, match="password"):
         bk.build_manifest(name="b", password=SECRET)
 
+
+# -- compression (issue 16) -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected", [
+    ("auto", ("auto", None)), (None, ("auto", None)), ("none", ("none", None)), (0, ("none", None)),
+    ("0", ("none", None)), (1, ("gzip", 1)), ("6", ("gzip", 6)), ("gzip", ("gzip", 1)), ("gzip:9", ("gzip", 9)),
+    ("zstd", ("zstd", bk.AUTO_ZSTD_LEVEL)), ("zstd:19", ("zstd", 19)), ("ZSTD:3", ("zstd", 3)), ("lz4:12", ("lz4", 12)),
+])
+def test_compress_spellings(value, expected):
+    assert bk.parse_compress(value) == expected
+
+
+@pytest.mark.parametrize("value", ["zstd:0", "zstd:20", "gzip:10", "10", "lz4:13", "brotli", "zstd:", "gzip:x", "-1"])
+def test_bad_compress_is_refused(value):
+    with pytest.raises(bk.BackupError, match="compress"):
+        bk.parse_compress(value)
+
+
+def test_auto_is_zstd_streamed_through_the_tool_with_pg_dump_15():
+    fmt, c, warning = bk.plan_compression("auto", None, 15, have_zstd=True)
+    assert (fmt, c.method, c.level, c.stream, warning) == ("custom", "zstd", bk.AUTO_ZSTD_LEVEL, True, None)
+    assert bk.backup_filename("b", fmt, c) == "b.dump.zst"
+    assert c.spec == "zstd:%d" % bk.AUTO_ZSTD_LEVEL
+
+
+def test_auto_falls_back_to_gzip_1_naming_the_package_when_zstd_is_missing():
+    fmt, c, warning = bk.plan_compression("auto", None, 15, have_zstd=False)
+    assert (fmt, c.spec, c.stream) == ("directory", "gzip:1", False)
+    assert "Debian package zstd" in warning
+    # an explicit directory format keeps gzip 1 (pg_dump 15 cannot write zstd into it), silently
+    assert bk.plan_compression("auto", "directory", 15, True)[1:] == (bk.Compression("gzip", 1), None)
+
+
+def test_explicit_zstd_fails_clearly_when_it_cannot_be_had():
+    with pytest.raises(bk.BackupError, match="needs the zstd tool.*Debian package zstd"):
+        bk.plan_compression("zstd:3", None, 15, have_zstd=False)
+    with pytest.raises(bk.BackupError, match="works only with format custom"):
+        bk.plan_compression("zstd:3", "directory", 15, have_zstd=True)
+    with pytest.raises(bk.BackupError, match="needs pg_dump 16"):
+        bk.plan_compression("lz4:1", None, 15, have_zstd=True)
+    with pytest.raises(bk.BackupError, match="tar cannot be compressed"):
+        bk.plan_compression("zstd:1", "tar", 16, have_zstd=True)
+    with pytest.raises(bk.BackupError, match="gzip only"):
+        bk.plan_compression("zstd:1", "plain", 16, have_zstd=True)
+
+
+def test_pg_dump_16_writes_zstd_and_lz4_itself_and_keeps_the_directory_format():
+    fmt, c, warning = bk.plan_compression("auto", None, 16, have_zstd=False)
+    assert (fmt, c.spec, c.stream, warning) == ("directory", "zstd:%d" % bk.AUTO_ZSTD_LEVEL, False, None)
+    argv = bk.dump_argv("pg_dump", fmt, "/b/.x", c, jobs=2)
+    assert "--compress=zstd:%d" % bk.AUTO_ZSTD_LEVEL in argv and "--jobs=2" in argv
+    fmt, c, _w = bk.plan_compression("lz4:3", "custom", 17, have_zstd=False)
+    assert bk.dump_argv("pg_dump", fmt, "/b/.x", c) == ["pg_dump", "--no-password", "--format=custom",
+                                                         "--file=/b/.x", "--compress=lz4:3"]
+    assert bk.backup_filename("b", fmt, c) == "b.dump"  # pg_dump's own compression: the usual name
+
+
+def test_streamed_dump_argv_is_the_uncompressed_custom_format_on_stdout():
+    fmt, c, _w = bk.plan_compression("zstd:3", None, 15, have_zstd=True)
+    argv = bk.dump_argv("pg_dump", fmt, None, c, jobs=2, snapshot="00000003-1B", lock_wait_timeout=30)
+    assert argv == ["pg_dump", "--no-password", "--format=custom", "--compress=0", "--snapshot=00000003-1B",
+                    "--lock-wait-timeout=30000"]
+    assert not any(a.startswith("--file") for a in argv)
+    assert bk.zstd_compress_argv("zstd", 3, 2) == ["zstd", "-q", "-c", "--no-progress", "-3", "-T2"]
+    assert bk.zstd_decompress_argv("zstd", "/b/x.dump.zst") == ["zstd", "-q", "-d", "-c", "--no-progress", "--",
+                                                               "/b/x.dump.zst"]
+    assert bk.restore_argv("pg_restore", None, "db", clean=False) == [
+        "pg_restore", "--no-password", "--exit-on-error", "--dbname=dbname='db'", "--single-transaction"]
+
+
+def test_gzip_keeps_the_spelling_every_pg_dump_reads():
+    for major in (15, 16):
+        fmt, c, _w = bk.plan_compression("gzip:6", "custom", major, True)
+        assert "--compress=6" in bk.dump_argv("pg_dump", fmt, "/x", c)
+    fmt, c, _w = bk.plan_compression("none", None, 15, True)
+    assert "--compress=0" in bk.dump_argv("pg_dump", fmt, "/x", c) and fmt == "directory"
+    fmt, c, _w = bk.plan_compression("auto", "tar", 15, True)
+    assert c.method == "none" and not any(a.startswith("--compress") for a in bk.dump_argv("pg_dump", fmt, "/x", c))
