@@ -445,8 +445,8 @@ def verify_streamed(runner, pg_restore, zstd, path, level, tables, restore_db=No
     lister = outcome[1]
     problems = []
     if lister[1] != 0:
-        problems.append("%s (the archive's table of contents is unreadable)" % describe_exit("pg_restore --list",
-                                                                                          lister[1], lister[2]))
+        unreadable = describe_exit("pg_restore --list", lister[1], lister[2])
+        problems.append("%s (the archive's table of contents is unreadable)" % unreadable)
         entries = []
     else:
         entries = bk.parse_toc(listing)

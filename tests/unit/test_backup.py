@@ -359,8 +359,8 @@ def test_pg_dump_16_writes_zstd_and_lz4_itself_and_keeps_the_directory_format():
     argv = bk.dump_argv("pg_dump", fmt, "/b/.x", c, jobs=2)
     assert "--compress=zstd:%d" % bk.AUTO_ZSTD_LEVEL in argv and "--jobs=2" in argv
     fmt, c, _w = bk.plan_compression("lz4:3", "custom", 17, have_zstd=False)
-    assert bk.dump_argv("pg_dump", fmt, "/b/.x", c) == ["pg_dump", "--no-password", "--format=custom",
-                                                         "--file=/b/.x", "--compress=lz4:3"]
+    assert bk.dump_argv("pg_dump", fmt, "/b/.x", c) == [
+        "pg_dump", "--no-password", "--format=custom", "--file=/b/.x", "--compress=lz4:3"]
     assert bk.backup_filename("b", fmt, c) == "b.dump"  # pg_dump's own compression: the usual name
 
 
@@ -371,8 +371,8 @@ def test_streamed_dump_argv_is_the_uncompressed_custom_format_on_stdout():
                     "--lock-wait-timeout=30000"]
     assert not any(a.startswith("--file") for a in argv)
     assert bk.zstd_compress_argv("zstd", 3, 2) == ["zstd", "-q", "-c", "--no-progress", "-3", "-T2"]
-    assert bk.zstd_decompress_argv("zstd", "/b/x.dump.zst") == ["zstd", "-q", "-d", "-c", "--no-progress", "--",
-                                                               "/b/x.dump.zst"]
+    assert bk.zstd_decompress_argv("zstd", "/b/x.dump.zst") == [
+        "zstd", "-q", "-d", "-c", "--no-progress", "--", "/b/x.dump.zst"]
     assert bk.restore_argv("pg_restore", None, "db", clean=False) == [
         "pg_restore", "--no-password", "--exit-on-error", "--dbname=dbname='db'", "--single-transaction"]
 
