@@ -1,4 +1,4 @@
-"""Backup benchmark: the runbook's pg_dump, plain pg_dump with our options, and pg_backup, side by side.
+"""Backup benchmark: the runbook's pg_dump, plain pg_dump with our options, pg_dump | zstd and pg_backup, side by side.
 
     .venv/bin/python bench/backup.py                 # about 1 GB, every variant once (about 10 minutes on 2 cores)
     .venv/bin/python bench/backup.py --size 100MB --repeat 3
@@ -36,15 +36,24 @@ import gen_db  # noqa: E402
 DB = "almafrica_bench"
 
 # (key, label, kind, spec): kind "pg_dump" -> argv after pg_dump (output path appended as --file);
+# kind "pipe" -> (pg_dump argv, compressor argv): pg_dump's stdout through the compressor into the file;
 # kind "pg_backup" -> module options.
 MAIN = [
     ("runbook", "runbook: pg_dump -F c -b -v (gzip 6), unverified", "pg_dump", ["-F", "c", "-b", "-v"]),
+    ("pipe_zstd1", "pg_dump -Fc -Z0 | zstd -1 -T2, unverified", "pipe", (["-Fc", "-Z0"], ["zstd", "-q", "-1", "-T2"])),
+    ("pgb_defaults", "pg_backup defaults (auto = custom | zstd:1, jobs 2, verify=full)", "pg_backup", {}),
     ("dump_fc_z1", "pg_dump -Fc -Z1 (our options), unverified", "pg_dump", ["-Fc", "-Z1"]),
     ("pgb_fc_z1", "pg_backup format=custom compress=1, verify=full", "pg_backup", {"format": "custom", "compress": 1}),
     ("dump_fd_z1_j2", "pg_dump -Fd -Z1 -j2, unverified", "pg_dump", ["-Fd", "-Z1", "-j2"]),
-    ("pgb_defaults", "pg_backup defaults (directory, compress=1, jobs=2, verify=full)", "pg_backup", {}),
+    ("pgb_old_defaults", "pg_backup former defaults (directory, gzip 1, jobs 2, verify=full)", "pg_backup",
+     {"format": "directory", "compress": 1}),
     ("pgb_fc_default_z", "pg_backup format=custom (runbook's gzip 6), verify=full", "pg_backup",
      {"format": "custom", "compress": 6}),
+]
+# zstd levels (issue 16): the raw pipe and pg_backup at level 3.
+ZSTD = [
+    ("pipe_zstd3", "pg_dump -Fc -Z0 | zstd -3 -T2, unverified", "pipe", (["-Fc", "-Z0"], ["zstd", "-q", "-3", "-T2"])),
+    ("pgb_zstd3", "pg_backup compress=zstd:3, verify=full", "pg_backup", {"compress": "zstd:3"}),
 ]
 # Candidates for the defaults: compression level and parallelism of the directory format (unverified dumps).
 SWEEP = [
@@ -90,6 +99,25 @@ def measure_pg_dump(pg, args, out):
     return {"wall": wall, "size": size, "client_cpu": cpu}
 
 
+def measure_pipe(pg, spec, out):
+    """``pg_dump ARGS | COMPRESSOR > out``: both processes checked, wall time of the whole."""
+    dump_args, compressor = spec
+    env = dict(pg.client_env(), PGDATABASE=DB)
+    started = time.monotonic()
+    with open(out, "wb") as fh:
+        dump = subprocess.Popen(["pg_dump"] + dump_args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        comp = subprocess.Popen(compressor, stdin=dump.stdout, stdout=fh, stderr=subprocess.PIPE)
+        dump.stdout.close()
+        comp_err = comp.communicate()[1]
+        dump_err = dump.communicate()[1]
+    wall = time.monotonic() - started
+    if dump.returncode or comp.returncode:
+        raise RuntimeError("pipe %s failed: %s %s" % (spec, dump_err.decode()[-1000:], comp_err.decode()[-1000:]))
+    size = du(out)
+    clear(out)
+    return {"wall": wall, "size": size}
+
+
 def measure_pg_backup(pg, options, dest):
     args = dict(pg.login_args(DB), dest=dest, name="bench", **options)
     started = time.monotonic()
@@ -109,13 +137,15 @@ def run_variants(pg, variants, repeat, workdir, log):
         for key, label, kind, spec in variants:
             if kind == "pg_dump":
                 sample = measure_pg_dump(pg, spec, os.path.join(workdir, key))
+            elif kind == "pipe":
+                sample = measure_pipe(pg, spec, os.path.join(workdir, key))
             else:
                 sample = measure_pg_backup(pg, spec, os.path.join(workdir, "pg_backup"))
             samples[key].append(sample)
             log("  [%d/%d] %-62s %7.2f s %8.1f MB%s" % (
                 round_no + 1, repeat, label, sample["wall"], sample["size"] / 2**20,
                 "  (module %.2f s)" % sample["module"] if "module" in sample
-                else "  (pg_dump CPU %.2f s)" % sample["client_cpu"]))
+                else "  (pg_dump CPU %.2f s)" % sample["client_cpu"] if "client_cpu" in sample else ""))
     summary = {}
     for key, label, kind, _spec in variants:
         s = samples[key]
@@ -130,21 +160,33 @@ def run_variants(pg, variants, repeat, workdir, log):
 
 
 def goals(r):
-    """The goals of issue 3, with the figures."""
+    """The goals of issues 3 (with the former defaults, kept for comparison) and 16 (zstd), with the figures."""
     out = []
+    speed = r["runbook"]["wall"] / r["pgb_defaults"]["module"]
+    out.append(("issue 16: pg_backup defaults (full verification) >= 3.5x faster than the runbook, module time",
+                "%.2fx" % speed, speed >= 3.5))
+    speed_wall = r["runbook"]["wall"] / r["pgb_defaults"]["wall"]
+    out.append(("  same, wall time through ansible-playbook", "%.2fx" % speed_wall, speed_wall >= 3.5))
+    size = r["pgb_defaults"]["size"] / r["runbook"]["size"]
+    out.append(("issue 16: pg_backup defaults' file <= the runbook's", "%.2fx" % size, size <= 1.0))
+    same = r["pgb_defaults"]["module"] / r["pipe_zstd1"]["wall"]
+    out.append(("issue 16: pg_backup defaults (module time) <= 1.3x raw pg_dump -Fc -Z0 | zstd -1 -T2",
+                "%.2fx" % same, same <= 1.3))
+    same_wall = r["pgb_defaults"]["wall"] / r["pipe_zstd1"]["wall"]
+    out.append(("  same, wall time through ansible-playbook", "%.2fx" % same_wall, same_wall <= 1.3))
     same = r["pgb_fc_z1"]["wall"] / r["dump_fc_z1"]["wall"]
     out.append(("pg_backup (custom, compress 1, full verification) <= 1.4x plain pg_dump -Fc -Z1",
                 "%.2fx" % same, same <= 1.4))
     same_module = r["pgb_fc_z1"]["module"] / r["dump_fc_z1"]["wall"]
     out.append(("  same, module time only (without ansible-playbook start-up)", "%.2fx" % same_module,
                 same_module <= 1.4))
-    same_dir = r["pgb_defaults"]["wall"] / r["dump_fd_z1_j2"]["wall"]
-    out.append(("pg_backup defaults (directory, -Z1 -j2, full verification) <= 1.4x plain pg_dump -Fd -Z1 -j2",
+    same_dir = r["pgb_old_defaults"]["wall"] / r["dump_fd_z1_j2"]["wall"]
+    out.append(("issue 3: former defaults (directory, -Z1 -j2, full verification) <= 1.4x pg_dump -Fd -Z1 -j2",
                 "%.2fx" % same_dir, same_dir <= 1.4))
-    speed = r["runbook"]["wall"] / r["pgb_defaults"]["wall"]
-    out.append(("pg_backup defaults >= 2.5x faster than the runbook's command", "%.2fx" % speed, speed >= 2.5))
-    size = r["pgb_defaults"]["size"] / r["runbook"]["size"]
-    out.append(("pg_backup defaults' size <= 1.1x the runbook's", "%.2fx" % size, size <= 1.1))
+    speed = r["runbook"]["wall"] / r["pgb_old_defaults"]["wall"]
+    out.append(("issue 3: former defaults >= 2.5x faster than the runbook's command", "%.2fx" % speed, speed >= 2.5))
+    size = r["pgb_old_defaults"]["size"] / r["runbook"]["size"]
+    out.append(("issue 3: former defaults' size <= 1.1x the runbook's", "%.2fx" % size, size <= 1.1))
     return out
 
 
@@ -172,7 +214,8 @@ def main(argv=None):
     parser.add_argument("--size", type=gen_db.parse_size, default=gen_db.parse_size("1GB"),
                         help="database size to generate (default 1GB)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the median is reported (default 1)")
-    parser.add_argument("--no-sweep", action="store_true", help="skip the candidates for the defaults")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the gzip candidates for the defaults")
+    parser.add_argument("--no-zstd-levels", action="store_true", help="skip the zstd level 3 variants")
     parser.add_argument("--markdown", action="store_true", help="also print the tables for docs/BENCHMARKS.md")
     parser.add_argument("--workdir", help="where the dumps go (default: a temp dir, removed)")
     args = parser.parse_args(argv)
@@ -195,7 +238,7 @@ def main(argv=None):
         pg.execute(DB, "CHECKPOINT")
         log("database %.0f MB in %.0f s" % (db_size / 2**20, time.monotonic() - started))
         measure_pg_dump(pg, ["-Fc", "-Z1"], os.path.join(workdir, "warmup"))  # page cache, like every later run
-        variants = MAIN + ([] if args.no_sweep else SWEEP)
+        variants = MAIN + ([] if args.no_zstd_levels else ZSTD) + ([] if args.no_sweep else SWEEP)
         load_before = "%.2f %.2f %.2f" % os.getloadavg()
         results = run_variants(pg, variants, args.repeat, workdir, log)
         meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import gzip
 import hashlib
 import io
@@ -22,9 +24,11 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
+import time
 
 from ansible_collections.almafrica.rollback.plugins.module_utils import backup as bk
 
@@ -47,10 +51,11 @@ class ToolRunner:
         self._children = []
         self._lock = threading.Lock()
 
-    def start(self, argv, stdin=None):
+    def start(self, argv, stdin=None, stdout=None):
         err = tempfile.TemporaryFile(dir=self.workdir)
         proc = subprocess.Popen(argv, env=self.env, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err, close_fds=True)
+                                stdout=stdout if stdout is not None else subprocess.DEVNULL, stderr=err,
+                                close_fds=True)
         proc.err_file = err
         with self._lock:
             self._children.append(proc)
@@ -69,6 +74,24 @@ class ToolRunner:
     def run(self, argv):
         return self.finish(self.start(argv))
 
+    def pipeline(self, producer, consumer, stdout=None, keep_output=False):
+        """``producer | consumer``; returns [(tool, rc, stderr)] of both, and the consumer's stdout when
+        ``keep_output``. Either failing is seen: the consumer gets EOF when the producer dies, the producer
+        EPIPE/SIGPIPE when the consumer does."""
+        first = self.start(producer, stdout=subprocess.PIPE)
+        try:
+            second = self.start(consumer, stdin=first.stdout,
+                                stdout=subprocess.PIPE if keep_output else stdout)
+        finally:
+            first.stdout.close()  # only the consumer holds the read end now
+        output = second.stdout.read().decode("utf-8", "replace") if keep_output else None
+        if keep_output:
+            second.stdout.close()
+        rc2, err2 = self.finish(second)
+        rc1, err1 = self.finish(first)
+        outcome = [(os.path.basename(producer[0]), rc1, err1), (os.path.basename(consumer[0]), rc2, err2)]
+        return (outcome, output) if keep_output else outcome
+
     def output(self, argv):
         """Run ``argv`` and return (returncode, stdout, stderr)."""
         proc = subprocess.run(argv, env=self.env, stdin=subprocess.DEVNULL, capture_output=True, check=False)
@@ -81,6 +104,23 @@ class ToolRunner:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def pipeline_problems(outcome):
+    """Failures of a pipeline's processes, each described (empty when all exited 0)."""
+    return [describe_exit(tool, rc, err) for tool, rc, err in outcome if rc != 0]
+
+
+def dump_streamed(runner, dump, compress, tmp):
+    """``pg_dump -Fc -Z0 | zstd`` into the new file ``tmp`` (0600, O_EXCL); returns the problems of both."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        outcome = runner.pipeline(dump, compress, stdout=fd)
+        if not [1 for _tool, rc, _err in outcome if rc != 0]:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    return pipeline_problems(outcome)
 
 
 def describe_exit(tool, rc, stderr):
@@ -184,6 +224,100 @@ def write_json(path, data):
 def read_manifest(path):
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def read_own_manifest(path):
+    """The manifest at ``path`` when it is a regular file (not a symlink) that pg_backup wrote, else None.
+
+    Raises OSError only for an unreadable file that exists; a foreign or malformed file gives None.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat_is_regular(st):
+        return None
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        raw = fh.read(1 << 20)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return None
+    return data if bk.is_our_manifest(data) else None
+
+
+def stat_is_regular(st):
+    return stat.S_ISREG(st.st_mode)
+
+
+class NameLock:
+    """One writer per backup name: ``fcntl.flock`` on ``dest/.<name>.pg_backup.lock``.
+
+    A second run waits up to ``timeout`` seconds, then fails naming the holder. The file is removed on release;
+    a waiter that got the lock on a file already removed (its inode is no longer the path's) tries again, so two
+    runs never both hold it. The kernel releases a flock when its holder dies, whatever killed it.
+    """
+
+    def __init__(self, dest, name):
+        self.path = os.path.join(dest, bk.lock_filename(name))
+        self.name = name
+        self.fd = None
+
+    def _try_once(self):
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return False
+            raise
+        try:
+            same = os.fstat(fd).st_ino == os.stat(self.path, follow_symlinks=False).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:  # the holder removed it while we waited: lock the new one
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, ("%s pid %d\n" % (_HOST, os.getpid())).encode())
+        self.fd = fd
+        return True
+
+    def holder(self):
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as fh:
+                return fh.read(200).strip() or "unknown"
+        except OSError:
+            return "unknown"
+
+    def acquire(self, timeout):
+        deadline = time.monotonic() + max(0.0, timeout)
+        while not self._try_once():
+            if time.monotonic() >= deadline:
+                raise bk.BackupError(
+                    "Another pg_backup run (%s) holds the lock of backup %s in %s; waited %s s (lock_wait_timeout). "
+                    "Nothing was done: wait for it to finish, or choose another name."
+                    % (self.holder(), self.name, os.path.dirname(self.path), _seconds(timeout)))
+            time.sleep(0.1)
+        return self
+
+    def try_acquire(self):
+        return self if self._try_once() else None
+
+    def release(self):
+        if self.fd is not None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            os.close(self.fd)
+            self.fd = None
+
+
+def _seconds(value):
+    return ("%.3f" % value).rstrip("0").rstrip(".")
 
 
 def sha256_file(path):
@@ -294,6 +428,36 @@ def verify_archive(runner, pg_restore, path, fmt, level, tables, readers=1, rest
         for proc in procs:
             proc.kill()
             runner.finish(proc)
+    size, sha, files = hashing.get()
+    return dict(size=size, sha256=sha, files=files, toc_entries=len(entries), problems=problems)
+
+
+def verify_streamed(runner, pg_restore, zstd, path, level, tables, restore_db=None):
+    """Verify a zstd-compressed custom archive by streaming it back: ``zstd -dc | pg_restore --list`` (every table
+    listed), then for ``full`` ``zstd -dc | pg_restore --file=/dev/null`` (every block decompressed and read; the
+    zstd frame checksum checked), for ``restore`` ``zstd -dc | pg_restore --single-transaction`` into
+    ``restore_db``; the SHA-256 of the compressed bytes computed beside it. Returns dict like verify_archive."""
+    hashing = _Background(checksum, path)
+    unzstd = bk.zstd_decompress_argv(zstd, path)
+    outcome, listing = runner.pipeline(unzstd, [pg_restore, "--list"], keep_output=True)
+    # pg_restore --list stops after the table of contents: zstd may then die of the closed pipe; only
+    # pg_restore's status counts here, the full read below checks zstd's.
+    lister = outcome[1]
+    problems = []
+    if lister[1] != 0:
+        unreadable = describe_exit("pg_restore --list", lister[1], lister[2])
+        problems.append("%s (the archive's table of contents is unreadable)" % unreadable)
+        entries = []
+    else:
+        entries = bk.parse_toc(listing)
+        missing = bk.missing_from_toc(entries, tables)
+        if missing:
+            problems.append("missing from the archive: %s" % ", ".join(missing))
+    if not problems and level == "full":
+        problems += pipeline_problems(runner.pipeline(unzstd, [pg_restore, "--file=%s" % os.devnull]))
+    elif not problems and level == "restore":
+        problems += pipeline_problems(runner.pipeline(unzstd, bk.restore_argv(pg_restore, None, restore_db,
+                                                                              clean=False)))
     size, sha, files = hashing.get()
     return dict(size=size, sha256=sha, files=files, toc_entries=len(entries), problems=problems)
 

@@ -116,3 +116,28 @@ def drop_database(conn, name):
             cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident(name))
         else:
             cur.execute("DROP DATABASE IF EXISTS %s" % quote_ident(name))
+
+
+def other_sessions(conn, dbname):
+    """Sessions connected to ``dbname`` other than ``conn``'s own: ``[{pid, user, application_name, client_addr,
+    state}]`` (only client backends: not autovacuum or replication)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pid, usename, application_name, host(client_addr), state FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+                    "ORDER BY pid", (dbname,))
+        return [dict(pid=r[0], user=r[1], application_name=r[2], client_addr=r[3], state=r[4])
+                for r in cur.fetchall()]
+
+
+def terminate_sessions(conn, pids):
+    """pg_terminate_backend each pid (PostgreSQL 14+: and wait up to 10 s until it is gone); returns those terminated."""
+    done = []
+    with conn.cursor() as cur:
+        for pid in pids:
+            if conn.server_version >= 140000:
+                cur.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
+            else:
+                cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            if cur.fetchone()[0]:
+                done.append(pid)
+    return done

@@ -39,6 +39,8 @@ class BackupTask:
         self.params = module.params
         self.result = result
         self.temps = []
+        self.lock = None
+        self.lock_seconds = bk.parse_duration(self.params["lock_wait_timeout"])
         self.passfile = None
         if self.params["login_password"]:
             self.passfile = ba.write_passfile(module.tmpdir, self.params["login_password"])
@@ -57,6 +59,11 @@ class BackupTask:
                                         self.module.tmpdir)
         return found
 
+    def find_tool(self, name):
+        """An optional tool (bin_dir, then PATH), or None."""
+        opt = [self.params["bin_dir"]] if self.params["bin_dir"] else []
+        return self.module.get_bin_path(name, required=False, opt_dirs=opt)
+
     def tool_version(self, tool):
         rc, out, err = self.runner.output([tool, "--version"])
         try:
@@ -71,6 +78,8 @@ class BackupTask:
             ba.remove_path(path)
         if self.passfile:
             ba.remove_path(self.passfile)
+        if self.lock:
+            self.lock.release()
 
     def connect(self, dbname=None, autocommit=True):
         return connect(self.module, dbname=dbname, autocommit=autocommit)
@@ -78,15 +87,12 @@ class BackupTask:
     # -- state=present ------------------------------------------------------------------------------------
     def present(self):
         p, result, module = self.params, self.result, self.module
-        fmt = p["format"]
         jobs = p["jobs"] or DEFAULT_DUMP_JOBS
-        compress = 0 if fmt == "tar" else p["compress"]
         started = _utc_now()
         name = bk.check_name(p["name"] or bk.default_name(p["login_db"], started))
         dest = p["dest"]
-        final = os.path.join(dest, bk.backup_filename(name, fmt, compress))
         manifest_path = os.path.join(dest, bk.manifest_filename(name))
-        result.update(path=final, manifest=manifest_path, format=fmt, verify=p["verify"])
+        result.update(manifest=manifest_path, verify=p["verify"])
 
         if os.path.lexists(dest) and not os.path.isdir(dest):
             self.fail("dest %s exists and is not a directory." % dest)
@@ -98,6 +104,13 @@ class BackupTask:
 
         pg_dump, pg_restore = self.tools("pg_dump", "pg_restore")
         dump_major, result["pg_dump_version"] = self.tool_version(pg_dump)
+        zstd = self.find_tool("zstd")
+        fmt, compression, warning = bk.plan_compression(p["compress"], p["format"], dump_major, zstd is not None)
+        if warning:
+            module.warn(warning)
+        final = os.path.join(dest, bk.backup_filename(name, fmt, compression))
+        result.update(path=final, format=fmt, compression=compression.spec,
+                      container="zstd" if compression.stream else None)
         conn = self.connect()
         result["server_version"] = server_version(conn)
         if conn.server_version // 10000 > dump_major:
@@ -106,7 +119,10 @@ class BackupTask:
                       % (result["pg_dump_version"], result["server_version"], describe_target(p),
                          conn.server_version // 10000))
 
-        if os.path.exists(manifest_path) and not os.path.lexists(final):
+        if os.path.lexists(dest) and not module.check_mode:
+            self.lock = ba.NameLock(dest, name).acquire(self.lock_seconds)
+        self.check_manifest_slot(manifest_path)
+        if os.path.lexists(manifest_path) and not os.path.lexists(final):
             other = _manifest_file(manifest_path)
             if other and other != os.path.basename(final) and os.path.lexists(os.path.join(dest, other)):
                 self.fail("A backup named %s already exists in %s as %s (another format); choose another name."
@@ -128,6 +144,7 @@ class BackupTask:
         if not os.path.isdir(dest):
             os.makedirs(dest)
             os.chmod(dest, 0o700)
+            self.lock = ba.NameLock(dest, name).acquire(self.lock_seconds)
         ba.remove_stale_temps(dest)
         tmp = ba.temp_path(dest, os.path.basename(final))
         self.temps.append(tmp)
@@ -136,23 +153,31 @@ class BackupTask:
         result.update(tables=len(tables), ef_migration=self.ef_migration(snapshot.conn))
         clock = time.monotonic()
         try:
-            rc, err = self.runner.run(bk.dump_argv(pg_dump, fmt, tmp, compress, jobs, snapshot.snapshot_id,
-                                                   p["lock_wait_timeout"]))
-            if rc != 0:
-                self.fail("Backup of %s failed, nothing was kept: %s"
-                          % (describe_target(p), ba.describe_exit("pg_dump", rc, err)))
+            if compression.stream:
+                # pg_dump -Fc -Z0 | zstd -T<jobs> -<level> > tmp: both processes checked
+                problems = ba.dump_streamed(
+                    self.runner, bk.dump_argv(pg_dump, fmt, None, compression, jobs, snapshot.snapshot_id,
+                                              self.lock_seconds),
+                    bk.zstd_compress_argv(zstd, compression.level, jobs), tmp)
+            else:
+                rc, err = self.runner.run(bk.dump_argv(pg_dump, fmt, tmp, compression, jobs, snapshot.snapshot_id,
+                                                       self.lock_seconds))
+                problems = [ba.describe_exit("pg_dump", rc, err)] if rc != 0 else []
+            if problems:
+                self.fail("Backup of %s failed, nothing was kept: %s" % (describe_target(p), "; ".join(problems)))
             counts = snapshot.row_counts(tables) if p["verify"] == "restore" else None
         finally:
             snapshot.close()
         ba.restrict_modes(tmp)
         dumped = time.monotonic()
-        checked = self.verify(pg_restore, tmp, fmt, compress, tables, jobs, counts)
+        checked = self.verify(pg_restore, tmp, fmt, compression, tables, jobs, counts, zstd)
         result["timings"] = {"dump": round(dumped - clock, 3), "verify": round(time.monotonic() - dumped, 3)}
         finished = _utc_now()
         result.update(size=checked["size"], sha256=checked["sha256"], toc_entries=checked["toc_entries"],
                       changed=True)
         manifest = bk.build_manifest(
-            name=name, file=os.path.basename(final), format=fmt, compress=compress,
+            name=name, file=os.path.basename(final), format=fmt, compress=compression.spec,
+            compression=compression.spec, container="zstd" if compression.stream else None,
             jobs=jobs if fmt == "directory" else 1, database=p["login_db"],
             host=p["login_unix_socket"] or p["login_host"], port=p["login_port"], user=p["login_user"],
             ef_migration=result["ef_migration"], ef_history_table=p["history_table"],
@@ -172,6 +197,18 @@ class BackupTask:
         ba.fsync_dir(dest)
         self.retention(dest, name, final)
 
+    def check_manifest_slot(self, manifest_path):
+        """The manifest's name must be free or hold a manifest of ours: a file that is not ours is never replaced."""
+        if not os.path.lexists(manifest_path):
+            return
+        try:
+            ours = ba.read_own_manifest(manifest_path)
+        except OSError as exc:
+            self.fail("Cannot read %s (%s); refusing to overwrite it." % (manifest_path, exc))
+        if ours is None:
+            self.fail("%s exists and was not written by pg_backup (not a regular file with its marker); refusing to "
+                      "overwrite it: move it away or choose another name." % manifest_path)
+
     def ef_migration(self, conn):
         return read_current_migration(conn, self.params["history_table"], self.params["history_schema"])
 
@@ -180,7 +217,18 @@ class BackupTask:
         if not os.path.exists(manifest_path):
             self.fail("%s exists but has no manifest %s: it was not written by pg_backup (or is incomplete). "
                       "Refusing to overwrite it: move it away or choose another name." % (final, manifest_path))
-        manifest = ba.read_manifest(manifest_path)
+        manifest = ba.read_own_manifest(manifest_path)
+        if manifest is None or manifest.get("file") != os.path.basename(final):
+            self.fail("%s exists but its manifest %s is not pg_backup's for this file; refusing to overwrite it: "
+                      "move it away or choose another name." % (final, manifest_path))
+        if os.path.islink(final):
+            self.fail("%s is a symbolic link, not a backup pg_backup wrote; refusing to use it." % final)
+        p = self.params
+        origin = bk.normalise_origin(p["login_db"], p["login_unix_socket"] or p["login_host"], p["login_port"])
+        theirs = bk.normalise_origin(manifest.get("database"), manifest.get("host"), manifest.get("port"))
+        if theirs != origin:
+            self.fail("%s exists and is a backup of %s@%s:%s, not of %s@%s:%s; refusing to report it as this "
+                      "database's backup: choose another name." % ((final,) + theirs + origin))
         size, sha, files = ba.checksum(final)
         mismatch = bk.checksum_mismatch(manifest, size, sha, files)
         if mismatch:
@@ -189,9 +237,11 @@ class BackupTask:
         self.result.update(size=size, sha256=sha, toc_entries=manifest.get("toc_entries"),
                            tables=manifest.get("tables"), ef_migration=manifest.get("ef_migration"),
                            format=manifest.get("format"), verify=manifest.get("verify"),
+                           compression=manifest.get("compression") or manifest.get("compress"),
+                           container=manifest.get("container"),
                            pg_dump_version=manifest.get("pg_dump_version"))
 
-    def verify(self, pg_restore, tmp, fmt, compress, tables, jobs, counts):
+    def verify(self, pg_restore, tmp, fmt, compression, tables, jobs, counts, zstd=None):
         level = self.params["verify"]
         scratch = None
         if level == "restore":
@@ -201,10 +251,12 @@ class BackupTask:
             bdb.create_database_like(admin, scratch, like=self.params["login_db"])
         try:
             if fmt == "plain":
-                checked = ba.verify_plain(tmp, tables, compressed=bool(compress))
+                checked = ba.verify_plain(tmp, tables, compressed=compression.method == "gzip")
                 if scratch and not checked["problems"]:
                     psql = self.tools("psql")[0]
-                    checked["problems"] += self.replay_plain(psql, tmp, bool(compress), scratch)
+                    checked["problems"] += self.replay_plain(psql, tmp, compression.method == "gzip", scratch)
+            elif compression.stream:
+                checked = ba.verify_streamed(self.runner, pg_restore, zstd, tmp, level, tables, scratch)
             else:
                 checked = ba.verify_archive(self.runner, pg_restore, tmp, fmt, level, tables, jobs, scratch)
             if scratch and not checked["problems"]:
@@ -224,6 +276,30 @@ class BackupTask:
                       % (describe_target(self.params), level, "; ".join(checked["problems"])))
         return checked
 
+    def check_sessions(self, admin, target):
+        """Restoring over a database others are connected to would lose their writes (or fail on their locks):
+        refuse, naming them, unless terminate_sessions."""
+        sessions = bdb.other_sessions(admin, target)
+        self.result["sessions"] = [dict(s) for s in sessions]
+        if not sessions:
+            return
+        listing = "; ".join(_describe_session(s) for s in sessions)
+        if not self.params["terminate_sessions"]:
+            self.fail("Refusing to restore into %s while %d other session(s) are connected to it (writes they make "
+                      "would be lost, their locks would block the restore): %s. Stop the application, or set "
+                      "terminate_sessions=true." % (target, len(sessions), listing))
+        if self.module.check_mode:
+            self.module.warn("Would terminate %d session(s) connected to %s: %s" % (len(sessions), target, listing))
+            return
+        terminated = bdb.terminate_sessions(admin, [s["pid"] for s in sessions])
+        self.result["terminated_sessions"] = terminated
+        self.module.warn("Terminated %d session(s) connected to %s before restoring: %s"
+                         % (len(terminated), target, listing))
+        left = [s for s in bdb.other_sessions(admin, target) if s["pid"] in {x["pid"] for x in sessions}]
+        if left:
+            self.fail("Could not terminate the session(s) connected to %s: %s" % (
+                target, "; ".join(_describe_session(s) for s in left)))
+
     def replay_plain(self, psql, path, compressed, dbname):
         proc = self.runner.start(bk.psql_restore_argv(psql, dbname), stdin=subprocess.PIPE)
         pump = ba.feed_plain(path, compressed, proc)
@@ -232,48 +308,92 @@ class BackupTask:
         return [ba.describe_exit("psql", rc, err)] if rc != 0 else []
 
     def retention(self, dest, name, final, adding=False):
-        """Apply ``keep``; in check mode, report what it would delete. Diff: the series before and after."""
+        """Apply ``keep``; in check mode, report what it would delete. Diff: the series before and after.
+
+        Only backups of our own manifests (``<name>.pg_backup.json``, regular files with our marker) of the same
+        database, host and port, whose file is a plain name of theirs in dest, never the current run's backup;
+        each deleted under its own name lock (a backup being restored or rewritten by another run is skipped).
+        """
+        p = self.params
         prefix = bk.series_prefix(name)
+        origin = bk.normalise_origin(p["login_db"], p["login_unix_socket"] or p["login_host"], p["login_port"])
+        current = os.path.basename(final)
         manifests = []
         for entry in sorted(os.listdir(dest)) if os.path.isdir(dest) else []:
-            if entry.endswith(".json") and not entry.startswith("."):
+            if entry.endswith(bk.MANIFEST_SUFFIX) and not entry.startswith("."):
                 try:
-                    m = ba.read_manifest(os.path.join(dest, entry))
-                except (OSError, ValueError):
+                    m = ba.read_own_manifest(os.path.join(dest, entry))
+                except OSError:
                     continue
-                if isinstance(m, dict) and m.get("file") and os.path.lexists(os.path.join(dest, m["file"])) \
-                        and bk.in_series(m.get("name", ""), prefix):
+                if m and m["name"] + bk.MANIFEST_SUFFIX == entry and bk.in_series(m["name"], prefix):
                     manifests.append(m)
-        if adding:
-            manifests.append(dict(tool=bk.MANIFEST_TOOL, name=name, file=os.path.basename(final),
-                                  finished=_iso(_utc_now())))
-        before = sorted(m["file"] for m in manifests if not (adding and m["file"] == os.path.basename(final)))
-        expired = bk.expired_backups(manifests, prefix, self.params["keep"])
-        deleted = [os.path.join(dest, m["file"]) for m in expired]
-        self.result["deleted"] = deleted
-        if expired and not self.module.check_mode:
-            for m in expired:
-                ba.remove_path(os.path.join(dest, m["file"]))
+        series = [m for m in bk.retention_candidates(manifests, prefix, origin, None)
+                  if os.path.lexists(os.path.join(dest, m["file"]))]
+        before = sorted(m["file"] for m in series if m["file"] != current)
+        if not adding and os.path.lexists(final):
+            before = sorted(before + [current])
+        expired = bk.expired_backups(series, prefix, p["keep"], origin, current)
+        deleted = []
+        for m in expired:
+            path = os.path.join(dest, m["file"])
+            if os.path.islink(path):
+                self.module.warn("Retention skipped %s: it is a symbolic link, not a backup pg_backup wrote." % path)
+                continue
+            if self.module.check_mode:
+                deleted.append(path)
+                continue
+            lock = ba.NameLock(dest, m["name"]).try_acquire()
+            if lock is None:
+                self.module.warn("Retention skipped %s: another pg_backup run holds its lock." % path)
+                continue
+            try:
+                ba.remove_path(path)
                 ba.remove_path(os.path.join(dest, bk.manifest_filename(m["name"])))
+            finally:
+                lock.release()
+            deleted.append(path)
+        self.result["deleted"] = deleted
+        if deleted and not self.module.check_mode:
             ba.fsync_dir(dest)
-        if expired:
+        if deleted:
             self.result["changed"] = True
         if self.module._diff:
-            after = sorted(set(before + [os.path.basename(final)]) - {m["file"] for m in expired})
+            gone = {os.path.basename(d) for d in deleted}
+            after = sorted(set(before + [current]) - gone)
             self.result["diff"] = {"before_header": "%s (series %s)" % (dest, prefix), "before": _listing(before),
                                    "after_header": "%s (series %s)" % (dest, prefix), "after": _listing(after)}
 
     # -- state=restored -----------------------------------------------------------------------------------
     def restored(self):
         p, result, module = self.params, self.result, self.module
-        path, manifest_path = _locate_backup(p["path"])
+        path, manifest_path, stem = _locate_backup(p["path"])
         result.update(path=path, manifest=manifest_path)
-        if not os.path.exists(manifest_path):
+        if not os.path.lexists(manifest_path):
             self.fail("%s has no manifest %s: pg_backup restores only backups whose checksum it can check."
                       % (path, manifest_path))
-        manifest = ba.read_manifest(manifest_path)
+        manifest = ba.read_own_manifest(manifest_path)
+        if manifest is None:
+            self.fail("%s is not a manifest written by pg_backup (a regular file with its marker %r); refusing to "
+                      "restore from it." % (manifest_path, bk.MANIFEST_TOOL))
+        if manifest["name"] != stem or not bk.plain_member(manifest.get("file"), stem):
+            self.fail("The manifest %s names the backup %r, which is not a file of its own name beside it; refusing "
+                      "to restore from it." % (manifest_path, manifest.get("file")))
+        named = os.path.join(os.path.dirname(manifest_path), manifest["file"])
+        if path != manifest_path and os.path.normpath(path) != os.path.normpath(named):
+            self.fail("%s is not the backup its manifest %s describes (%s)." % (path, manifest_path, named))
+        path = named
+        result["path"] = path
         if not os.path.lexists(path):
             self.fail("Backup %s (named by its manifest %s) does not exist." % (path, manifest_path))
+        if os.path.islink(path):
+            self.fail("Backup %s is a symbolic link, not a backup pg_backup wrote; refusing to restore it." % path)
+        if not module.check_mode and os.access(os.path.dirname(path), os.W_OK):
+            # a retention run of another pg_backup must not delete it while we read it
+            self.lock = ba.NameLock(os.path.dirname(path), stem).acquire(self.lock_seconds)
+        if not p["restore_db"] and manifest.get("database") != p["login_db"] and not p["allow_other_database"]:
+            self.fail("Refusing to restore %s into %s: it is a backup of database %r. Restore it into a new database "
+                      "with restore_db, or set allow_other_database=true to replace %s with it."
+                      % (path, p["login_db"], manifest.get("database"), p["login_db"]))
         fmt = manifest.get("format")
         size, sha, files = ba.checksum(path)
         mismatch = bk.checksum_mismatch(manifest, size, sha, files)
@@ -282,6 +402,19 @@ class BackupTask:
                       "changed; nothing was restored." % (path, mismatch))
         target = p["restore_db"] or p["login_db"]
         jobs = p["jobs"] or 1
+        streamed = manifest.get("container") == "zstd"
+        zstd = None
+        if streamed:
+            zstd = self.find_tool("zstd")
+            if zstd is None:
+                self.fail("%s is a zstd-compressed custom archive and the zstd tool was not found in bin_dir or PATH: "
+                          "install the Debian package %s." % (path, bk.ZSTD_PACKAGE))
+            if jobs > 1:
+                module.warn("%s is read from a pipe (zstd -dc), which pg_restore can only restore with one job: "
+                            "restoring with jobs=1, in one transaction." % path)
+            jobs = 1
+        result.update(compression=manifest.get("compression") or manifest.get("compress"),
+                      container=manifest.get("container"), restore_jobs=jobs)
         result.update(format=fmt, size=size, sha256=sha, toc_entries=manifest.get("toc_entries"),
                       tables=manifest.get("tables"), ef_migration=manifest.get("ef_migration"),
                       pg_dump_version=manifest.get("pg_dump_version"), restored_to=target)
@@ -310,6 +443,8 @@ class BackupTask:
                 return
             self.fail("Database %s already exists and was not restored from this backup; choose another restore_db "
                       "or drop it." % target)
+        if exists and not p["restore_db"]:
+            self.check_sessions(admin, target)
         result["changed"] = True
         if module.check_mode:
             return
@@ -320,6 +455,10 @@ class BackupTask:
         try:
             if fmt == "plain":
                 problems = self.replay_plain(binary, path, path.endswith(".gz"), target)
+            elif streamed:  # zstd -dc FILE | pg_restore --single-transaction --exit-on-error
+                problems = ba.pipeline_problems(self.runner.pipeline(
+                    bk.zstd_decompress_argv(zstd, path),
+                    bk.restore_argv(binary, None, target, clean=p["clean"] and not created, jobs=1)))
             else:
                 rc, err = self.runner.run(bk.restore_argv(binary, path, target, clean=p["clean"] and not created,
                                                           jobs=jobs))
@@ -346,13 +485,18 @@ class BackupTask:
                 bdb.drop_database(admin, target)
 
 
+def _describe_session(s):
+    return "pid %s (user %s, application %r, from %s, %s)" % (
+        s["pid"], s["user"], s["application_name"] or "", s["client_addr"] or "local socket", s["state"])
+
+
 def _manifest_file(manifest_path):
-    """The backup file a manifest names, or None when it is unreadable."""
+    """The backup file our manifest names, or None when it is unreadable or not ours."""
     try:
-        data = ba.read_manifest(manifest_path)
-    except (OSError, ValueError):
+        data = ba.read_own_manifest(manifest_path)
+    except OSError:
         return None
-    return data.get("file") if isinstance(data, dict) else None
+    return data.get("file") if data else None
 
 
 def _listing(files):
@@ -360,18 +504,22 @@ def _listing(files):
 
 
 def _locate_backup(path):
-    """(backup, manifest) from the path of either."""
+    """(backup, manifest, stem) from the path of either; the backup path is checked against the manifest later."""
     path = path.rstrip("/") or path
-    if path.endswith(".json") and not os.path.isdir(path):
-        manifest = path
-        try:
-            data = ba.read_manifest(path)
-            return os.path.join(os.path.dirname(path), data.get("file") or ""), manifest
-        except (OSError, ValueError):
-            return path[:-5], manifest
-    base = os.path.basename(path)
-    for ext in (".sql.gz", ".dump", ".tar", ".sql"):
-        if base.endswith(ext):
-            base = base[:-len(ext)]
+    directory, base = os.path.split(path)
+    if base.endswith(bk.MANIFEST_SUFFIX):
+        stem = base[:-len(bk.MANIFEST_SUFFIX)]
+        return path, path, stem
+    if base.endswith(bk.LEGACY_MANIFEST_SUFFIX) and not os.path.isdir(path):
+        stem = base[:-len(bk.LEGACY_MANIFEST_SUFFIX)]
+        return path, path, stem
+    stem = base
+    for ext in sorted(bk.BACKUP_SUFFIXES, key=len, reverse=True):
+        if ext and base.endswith(ext):
+            stem = base[:-len(ext)]
             break
-    return path, os.path.join(os.path.dirname(path), bk.manifest_filename(base))
+    manifest = os.path.join(directory, bk.manifest_filename(stem))
+    legacy = os.path.join(directory, bk.legacy_manifest_filename(stem))
+    if not os.path.lexists(manifest) and os.path.lexists(legacy):
+        manifest = legacy  # a version 1 manifest: used only when it carries our marker
+    return path, manifest, stem

@@ -10,8 +10,9 @@ short_description: Make a PostgreSQL backup proven restorable, or restore one, s
 version_added: 1.0.0
 description:
   - With O(state=present), dumps the database with C(pg_dump) into O(dest), verifies the result and only then gives
-    it its final name, with a JSON manifest C(<name>.json) beside it (database, host, the EF Core migration it was
-    taken at, tool and server versions, format, size, SHA-256, table-of-contents entries, start, end, duration).
+    it its final name, with a JSON manifest C(<name>.pg_backup.json) beside it (our marker C(tool), format version,
+    database, host, port, the EF Core migration it was taken at, tool and server versions, format, compression,
+    size, SHA-256, table-of-contents entries, start, end, duration).
   - The dump is written under a temporary name in O(dest) and renamed atomically once verified; a failed, killed
     or interrupted dump leaves nothing under the final name and no temporary file behind.
   - The table list, the EF migration and the row counts used by verification are read in the very snapshot
@@ -22,7 +23,8 @@ description:
     block is read back (O(verify=full)).
   - With O(state=restored), checks the backup against its manifest (SHA-256 of every file) and restores it with
     C(pg_restore --exit-on-error --single-transaction), into the database itself or into a new database
-    O(restore_db), leaving the source untouched.
+    O(restore_db), leaving the source untouched. A zstd stream (C(<name>.dump.zst)) is decompressed through a pipe
+    into C(pg_restore --single-transaction), with one job.
   - The password reaches C(pg_dump), C(pg_restore) and C(psql) only through a temporary 0600 password file
     (C(PGPASSFILE)); it is in no command line and in no process environment.
 author:
@@ -60,27 +62,36 @@ options:
   name:
     description:
       - File stem of the backup. The backup is C(<name>.dump) (custom), C(<name>.tar), C(<name>.sql) or
-        C(<name>.sql.gz) (plain), or the directory C(<name>) (directory format); the manifest is C(<name>.json).
+        C(<name>.sql.gz) (plain), or the directory C(<name>) (directory format); the manifest is
+        C(<name>.pg_backup.json).
+      - An existing C(<name>.pg_backup.json) that pg_backup did not write (no marker, not a regular file) is never
+        overwritten (the run fails).
       - Defaults to C(backup_before_rollback_<db>_<UTC yyyymmdd_HHMMSS>), a new backup each run. Give a fixed name
         (for example C(before_{{ target }})) to make reruns idempotent.
     type: str
   format:
     description:
-      - C(pg_dump) archive format.
-      - V(directory) (the default, chosen from measurements, see C(docs/BENCHMARKS.md)) is dumped, verified and
-        restored in parallel (O(jobs)); the backup is a directory of files.
-      - V(custom) is one file; V(tar) is one uncompressed file; V(plain) is an SQL script (replayed with C(psql)),
-        written with C(--clean --if-exists).
+      - C(pg_dump) archive format. Unset, it follows the compression O(compress) resolves to - V(custom) when the
+        backup is streamed through the C(zstd) tool (pg_dump 15 and older), else V(directory).
+      - V(directory) is dumped, verified and restored in parallel (O(jobs)); the backup is a directory of files.
+      - V(custom) is one file (C(<name>.dump), or C(<name>.dump.zst) when streamed through C(zstd)); V(tar) is one
+        uncompressed file; V(plain) is an SQL script (replayed with C(psql)), written with C(--clean --if-exists).
     type: str
     choices: [ directory, custom, tar, plain ]
-    default: directory
   compress:
     description:
-      - gzip level (0-9) C(pg_dump) compresses with (C(--compress)). Ignored for V(tar), which C(pg_dump) cannot
-        compress.
-      - The default 1 was chosen from measurements (see C(docs/BENCHMARKS.md)).
-    type: int
-    default: 1
+      - Compression, in pg_dump 16's spelling - V(auto), V(none), C(gzip:N) (1-9), C(zstd:N) (1-19), C(lz4:N)
+        (1-12), or a bare number, which is a gzip level (V(0) is none) as before.
+      - V(auto) (the default, chosen from measurements, see C(docs/BENCHMARKS.md)) is C(zstd:1) when zstd can be
+        used, else C(gzip:1). With pg_dump 16 or newer C(pg_dump) writes zstd itself (C(--compress=zstd:1); the
+        directory format keeps its parallel jobs). With pg_dump 15 or older the custom format is dumped uncompressed
+        and streamed through the C(zstd) tool (C(pg_dump -Fc -Z0 | zstd -T<jobs> -1)) into C(<name>.dump.zst).
+        When the C(zstd) tool is missing there, V(auto) falls back to C(gzip:1) with a warning naming the Debian
+        package C(zstd); an explicit C(zstd:N) fails instead.
+      - C(lz4:N) needs pg_dump 16 or newer. V(tar) archives are never compressed (C(pg_dump) cannot). V(plain)
+        scripts take gzip (C(<name>.sql.gz)) or none; V(auto) is gzip 1 for them.
+    type: raw
+    default: auto
   jobs:
     description:
       - Parallelism. With O(state=present) - parallel dump connections for V(directory), and parallel readers for
@@ -108,14 +119,22 @@ options:
     description:
       - Retention. After the backup is in place, keep the newest O(keep) backups of its series in O(dest) and delete
         older ones with their manifests. The series is every backup whose manifest's name is O(name) without its
-        C(_yyyymmdd_HHMMSS) suffix, followed by such a suffix. Only backups with a pg_backup manifest are ever
-        deleted. V(0) keeps everything.
+        C(_yyyymmdd_HHMMSS) suffix, followed by such a suffix, B(of the same database, host and port) (compared
+        exactly - C(localhost) and C(127.0.0.1) are different series).
+      - Only what pg_backup itself made is ever deleted - a backup whose manifest C(<name>.pg_backup.json) is a
+        regular file with pg_backup's marker, whose C(file) is a plain name of its own name inside O(dest) (no C(/),
+        C(.), C(..), not a symbolic link). The current run's backup is never deleted and counts as one of the
+        O(keep). A backup another run holds the lock of is skipped (with a warning). V(0) keeps everything.
     type: int
     default: 0
   path:
     description:
-      - With O(state=restored), the backup to restore (the file or directory; its manifest C(<name>.json) must be
-        beside it), or its manifest.
+      - With O(state=restored), the backup to restore (the file or directory; its manifest C(<name>.pg_backup.json)
+        must be beside it), or its manifest.
+      - The manifest must carry pg_backup's marker and name a file of its own name beside it. A version 1 manifest
+        C(<name>.json) (collection 1.0) is still read for restore when it carries the marker; retention ignores it.
+      - A backup whose manifest names another database than O(login_db) is refused unless O(restore_db) or
+        O(allow_other_database) is given.
     type: path
   restore_db:
     description:
@@ -143,9 +162,32 @@ options:
     type: str
   lock_wait_timeout:
     description:
-      - Fail instead of waiting longer than this for the shared table locks C(pg_dump) takes
-        (C(pg_dump --lock-wait-timeout), a PostgreSQL duration such as C(30s)). By default it waits.
+      - How long to wait for a lock before failing, as a duration (C(30s), C(500ms), C(2min), C(1h); a bare number
+        is seconds).
+      - One backup name, one writer - every run takes the lock C(.<name>.pg_backup.lock) in O(dest) (C(flock)); a
+        second run with the same name waits up to this long for the first, then fails naming the holder. Never two
+        results for one file. O(state=restored) takes the lock of the backup it reads, so retention of another run
+        cannot delete it meanwhile.
+      - Also passed to C(pg_dump --lock-wait-timeout) for the shared table locks it takes (a table held in ACCESS
+        EXCLUSIVE mode by a migration makes the backup fail instead of waiting forever).
     type: str
+    default: 30s
+  allow_other_database:
+    description:
+      - With O(state=restored) into O(login_db) itself, accept a backup whose manifest names another database and
+        replace O(login_db) with it. By default such a restore is refused (restore it into a new database with
+        O(restore_db) instead).
+    type: bool
+    default: false
+  terminate_sessions:
+    description:
+      - With O(state=restored) into an existing database, other sessions connected to it make the module refuse
+        (their writes would be lost, their locks would block the restore); it names them (pid, user,
+        application_name, client address).
+      - V(true) terminates them (C(pg_terminate_backend)) before restoring, and says so in a warning and in
+        RV(terminated_sessions). The application should be stopped first, or it reconnects.
+    type: bool
+    default: false
   bin_dir:
     description:
       - Directory of C(pg_dump), C(pg_restore) and C(psql), searched before C(PATH) (for example
@@ -156,6 +198,12 @@ notes:
   - Restoring with O(jobs) greater than 1 is not one transaction (PostgreSQL's parallel restore cannot be).
   - The application should be stopped during O(state=restored) into the database itself; C(--clean) waits for the
     locks of the tables it drops.
+  - "Restoring a C(<name>.dump.zst) backup by hand (it is a custom-format archive compressed by the C(zstd) tool):
+    C(zstd -dc NAME.dump.zst | pg_restore --single-transaction --exit-on-error --dbname=DB); to list it,
+    C(zstd -dc NAME.dump.zst | pg_restore --list). C(pg_restore) reads it from the pipe with one job only;
+    for a parallel restore, decompress it first (C(zstd -d NAME.dump.zst -o NAME.dump)) and use C(pg_restore --jobs)."
+  - The manifest records the compression (C(compression), for example C(zstd:1)) and C(container) (C(zstd) for a
+    streamed backup); its SHA-256 is of the compressed file.
 seealso:
   - module: almafrica.rollback.ef_migration_state
 '''
@@ -211,7 +259,22 @@ format:
   description: Archive format of the backup.
   returned: success
   type: str
-  sample: directory
+  sample: custom
+compression:
+  description: Compression of the backup, in pg_dump 16's spelling (C(none), C(gzip:1), C(zstd:1), C(lz4:1)).
+  returned: success
+  type: str
+  sample: zstd:1
+container:
+  description: C(zstd) when the custom archive was streamed through the C(zstd) tool (C(<name>.dump.zst)), else null.
+  returned: success
+  type: str
+  sample: zstd
+restore_jobs:
+  description: Jobs C(pg_restore) ran with (1 is one transaction; always 1 for a zstd stream, read from a pipe).
+  returned: with O(state=restored)
+  type: int
+  sample: 1
 size:
   description: Bytes of the backup (all its files).
   returned: success, except in check mode for a new backup
@@ -268,6 +331,18 @@ deleted:
   type: list
   elements: str
   sample: [/var/backups/almafrica/backup_before_rollback_almafrica_20260201_090000]
+sessions:
+  description: Other sessions that were connected to the target database when O(state=restored) checked it.
+  returned: with O(state=restored) into an existing database
+  type: list
+  elements: dict
+  sample: [{pid: 4242, user: almafrica, application_name: Almafrica.Api, client_addr: 10.0.0.5, state: idle}]
+terminated_sessions:
+  description: PIDs of the sessions terminated before restoring (O(terminate_sessions=true)).
+  returned: when sessions were terminated
+  type: list
+  elements: int
+  sample: [4242]
 restored_to:
   description: Database the backup was (or would be) restored into.
   returned: with O(state=restored)
@@ -310,8 +385,8 @@ def main():
         state=dict(type="str", default="present", choices=["present", "restored"]),
         dest=dict(type="path"),
         name=dict(type="str"),
-        format=dict(type="str", default="directory", choices=list(bk.FORMATS)),
-        compress=dict(type="int", default=1),
+        format=dict(type="str", choices=list(bk.FORMATS)),
+        compress=dict(type="raw", default="auto"),
         jobs=dict(type="int"),
         verify=dict(type="str", default="full", choices=list(bk.VERIFY_LEVELS)),
         keep=dict(type="int", default=0),
@@ -320,7 +395,9 @@ def main():
         clean=dict(type="bool", default=True),
         history_table=dict(type="str", default="__EFMigrationsHistory"),
         history_schema=dict(type="str"),
-        lock_wait_timeout=dict(type="str"),
+        lock_wait_timeout=dict(type="str", default="30s"),
+        allow_other_database=dict(type="bool", default=False),
+        terminate_sessions=dict(type="bool", default=False),
         bin_dir=dict(type="path"),
     )
     module = BackupModule(
@@ -330,7 +407,11 @@ def main():
     )
     p = module.params
     result = dict(changed=False, state=p["state"], path=None, manifest=None, deleted=[])
-    for option, low, high in (("compress", 0, 9), ("jobs", 1, 64), ("keep", 0, None)):
+    try:
+        bk.parse_compress(p["compress"])
+    except bk.BackupError as exc:
+        module.fail_json(msg=str(exc), **result)
+    for option, low, high in (("jobs", 1, 64), ("keep", 0, None)):
         if p[option] is not None and (p[option] < low or (high is not None and p[option] > high)):
             module.fail_json(msg="%s must be between %d and %s, not %d." % (option, low, high or "any", p[option]),
                              **result)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import stat
+import subprocess
 
 import pytest
 
@@ -56,6 +57,13 @@ def database_state(pg, dbname):
     return {"schema": schema, "data": table_contents(pg, dbname)}
 
 
+def pg_dump_text(pg, dbname):
+    """``pg_dump`` of schema AND data (plain SQL), minus the per-run \\restrict key lines of pg_dump 15.14+."""
+    proc = subprocess.run(["pg_dump", "--format=plain", "--dbname=" + dbname], env=pg.client_env(),
+                          capture_output=True, text=True, check=True)
+    return "\n".join(ln for ln in proc.stdout.splitlines() if not ln.startswith(("\\restrict", "\\unrestrict")))
+
+
 def sha256_of(path):
     if os.path.isdir(path):
         listing = "".join("%s  %s\n" % (sha256_of(os.path.join(path, n)), n) for n in sorted(os.listdir(path)))
@@ -92,7 +100,7 @@ def test_each_format_dumps_verifies_and_restores_an_identical_database(pg, dbnam
     assert not run.failed, run
     assert run.changed
     r = run.result
-    expected_path = str(dest / {"directory": "before_rollback", "custom": "before_rollback.dump",
+    expected_path = str(dest / {"directory": "before_rollback", "custom": "before_rollback.dump.zst",
                                 "tar": "before_rollback.tar", "plain": "before_rollback.sql.gz"}[fmt])
     assert r["path"] == expected_path and r["format"] == fmt
     assert r["sha256"] == sha256_of(expected_path)
@@ -101,7 +109,7 @@ def test_each_format_dumps_verifies_and_restores_an_identical_database(pg, dbnam
     assert r["toc_entries"] >= 4 and r["verify"] == "full"
     assert r["pg_dump_version"].startswith(r["server_version"].split(".")[0])
 
-    manifest = json.loads((dest / "before_rollback.json").read_text())
+    manifest = json.loads((dest / "before_rollback.pg_backup.json").read_text())
     assert manifest["sha256"] == r["sha256"] and manifest["size"] == r["size"]
     assert manifest["database"] == dbname and manifest["ef_migration"] == migration
     assert manifest["format"] == fmt and manifest["snapshot"] is True
@@ -113,7 +121,7 @@ def test_each_format_dumps_verifies_and_restores_an_identical_database(pg, dbnam
     for root, dirs, files in os.walk(dest):
         assert all(mode_of(os.path.join(root, d)) == 0o700 for d in dirs)
         assert all(mode_of(os.path.join(root, f)) == 0o600 for f in files)
-    assert sorted(os.listdir(dest)) == sorted([os.path.basename(expected_path), "before_rollback.json"])
+    assert sorted(os.listdir(dest)) == sorted([os.path.basename(expected_path), "before_rollback.pg_backup.json"])
 
     copy = dbname + "_copy"
     try:
@@ -165,7 +173,8 @@ def test_check_mode_reports_the_plan_and_writes_nothing(pg, dbname, tmp_path):
     run = run_module("pg_backup", dict(pg.login_args(dbname), dest=str(dest), name="x"), check=True, diff=True)
     assert not run.failed, run
     assert run.changed
-    assert run["path"] == str(dest / "x") and run["ef_migration"] == migration and run["tables"] == 4
+    # the default with pg_dump 15 and the zstd tool: the custom format streamed through zstd
+    assert run["path"] == str(dest / "x.dump.zst") and run["ef_migration"] == migration and run["tables"] == 4
     assert "x" in run["diff"]["after"] and run["diff"]["before"] == "(none)\n"
     assert not dest.exists()
 
@@ -174,9 +183,9 @@ def test_default_name_is_a_new_utc_stamped_backup(pg, dbname, tmp_path):
     run = backup(pg, dbname, tmp_path, format="custom")
     assert not run.failed, run
     name = os.path.basename(run["path"])
-    assert name.startswith("backup_before_rollback_%s_" % dbname) and name.endswith(".dump")
+    assert name.startswith("backup_before_rollback_%s_" % dbname) and name.endswith(".dump.zst")
     assert run["ef_migration"] is None  # no EF history table in this database
-    assert json.loads((tmp_path / (name[:-5] + ".json")).read_text())["ef_migration"] is None
+    assert json.loads((tmp_path / (name[:-9] + ".pg_backup.json")).read_text())["ef_migration"] is None
 
 
 def test_retention_deletes_only_older_backups_of_the_same_series(pg, dbname, tmp_path):
@@ -191,25 +200,64 @@ def test_retention_deletes_only_older_backups_of_the_same_series(pg, dbname, tmp
 
     run = backup(pg, dbname, tmp_path, format="custom", name="%s_20260104_000000" % series, keep=2)
     assert not run.failed, run
-    assert sorted(os.path.basename(p) for p in run["deleted"]) == ["%s_20260101_000000.dump" % series,
-                                                                   "%s_20260102_000000.dump" % series]
+    assert sorted(os.path.basename(p) for p in run["deleted"]) == ["%s_20260101_000000.dump.zst" % series,
+                                                                   "%s_20260102_000000.dump.zst" % series]
     left = sorted(os.listdir(tmp_path))
     assert left == sorted([
         "%s_20240101_000000.dump" % series,
-        "%s_20260103_000000.dump" % series, "%s_20260103_000000.json" % series,
-        "%s_20260104_000000.dump" % series, "%s_20260104_000000.json" % series,
-        "backup_before_rollback_app_staging_20250101_000000.dump",
-        "backup_before_rollback_app_staging_20250101_000000.json"])
+        "%s_20260103_000000.dump.zst" % series, "%s_20260103_000000.pg_backup.json" % series,
+        "%s_20260104_000000.dump.zst" % series, "%s_20260104_000000.pg_backup.json" % series,
+        "backup_before_rollback_app_staging_20250101_000000.dump.zst",
+        "backup_before_rollback_app_staging_20250101_000000.pg_backup.json"])
+
+
+class StatementLog:
+    """The server's own log of every statement (log_statement=all, database in each line) while it is open."""
+
+    def __init__(self, pg):
+        self.pg = pg
+
+    def __enter__(self):
+        self.offset = os.path.getsize(self.pg.log_file)
+        self.pg.execute("postgres", "ALTER SYSTEM SET log_statement = 'all'")
+        self.pg.execute("postgres", "ALTER SYSTEM SET log_line_prefix = '%m [%p] db=%d '")
+        self.pg.execute("postgres", "SELECT pg_reload_conf()")
+        return self
+
+    def __exit__(self, *exc):
+        self.pg.execute("postgres", "ALTER SYSTEM RESET log_statement")
+        self.pg.execute("postgres", "ALTER SYSTEM RESET log_line_prefix")
+        self.pg.execute("postgres", "SELECT pg_reload_conf()")
+
+    def lines(self):
+        with open(self.pg.log_file, encoding="utf-8", errors="replace") as fh:
+            fh.seek(self.offset)
+            return fh.read().splitlines()
 
 
 @pytest.mark.parametrize("fmt", ["directory", "plain"])
 def test_verify_restore_restores_into_a_scratch_database_and_drops_it(pg, dbname, tmp_path, fmt):
+    """Not taken on trust: the server's statement log shows the scratch database created, filled, its rows
+    counted (the comparison) and dropped."""
     build_ef_database(pg, dbname)
     before = databases(pg)
-    run = backup(pg, dbname, tmp_path, verify="restore", name="strong", format=fmt)
+    with StatementLog(pg) as log:
+        run = backup(pg, dbname, tmp_path, verify="restore", name="strong", format=fmt)
+        lines = log.lines()
     assert not run.failed, run
-    assert run["verify"] == "restore" and run["timings"]["verify"] > 0
+    assert run["verify"] == "restore"
     assert databases(pg) == before
+    created = [ln for ln in lines if "CREATE DATABASE" in ln and "_pg_backup_verify_" in ln]
+    assert len(created) == 1, lines[-50:]
+    scratch = created[0].split("CREATE DATABASE ", 1)[1].split()[0].strip('"')
+    in_scratch = [ln for ln in lines if " db=%s " % scratch in ln]
+    filled = [ln for ln in in_scratch if "COPY public.\"Farmers\"" in ln or 'COPY public."Farmers"' in ln
+              or "INSERT" in ln]
+    counted = [ln for ln in in_scratch if 'SELECT count(*) FROM "public"."Farmers"' in ln]
+    dropped = [ln for ln in lines if "DROP DATABASE IF EXISTS \"%s\"" % scratch in ln]
+    assert filled and counted and dropped, (filled, counted, dropped)
+    # created, then filled and compared, then dropped: in that order in the log
+    assert lines.index(created[0]) < lines.index(counted[0]) < lines.index(dropped[-1])
 
 
 def test_restore_into_existing_database_is_idempotent_only_for_the_same_backup(pg, dbname, tmp_path):

@@ -7,6 +7,7 @@ ACCESS SHARE lock until the test releases it (no sleeps, no timing assertions).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -19,7 +20,7 @@ import pytest
 from ansible_collections.almafrica.rollback.plugins.module_utils import backup_archive as ba
 from ansible_collections.almafrica.rollback.plugins.module_utils import backup_database as bdb
 from stage.runner import run_module
-from test_pg_backup import backup, build_ef_database, databases, restore, table_contents
+from test_pg_backup import backup, build_ef_database, databases, pg_dump_text, restore, table_contents
 
 ROOT = os.geteuid() == 0
 
@@ -93,12 +94,17 @@ def test_password_is_in_no_argv_and_no_environment_while_pg_dump_runs(pg, dbname
 def test_password_is_in_no_output_at_vvv_even_on_failure(pg, dbname, tmp_path):
     build_ef_database(pg, dbname)
     args = dict(pg.login_args(dbname), dest=str(tmp_path), name="v")
-    ok = run_module("pg_backup", args, verbosity=3)
+    ok = run_module("pg_backup", dict(args, format="directory"), verbosity=3)
     bad = run_module("pg_backup", dict(args, format="custom"), verbosity=3)  # same name, other format: dest has "v/"
     restored = run_module("pg_backup", dict(args, state="restored", path=str(tmp_path / "v"), restore_db=dbname + "_r"),
                           verbosity=3, diff=True)
-    pg.drop_database(dbname + "_r")
-    assert "changed=1" in ok.proc.stdout and "restored" in restored.proc.stdout
+    try:
+        # the restore really happened: the new database is the source, schema and data
+        assert restored.proc.returncode == 0 and "changed=1" in restored.proc.stdout, restored.proc.stdout[-3000:]
+        assert pg_dump_text(pg, dbname + "_r") == pg_dump_text(pg, dbname)
+    finally:
+        pg.drop_database(dbname + "_r")
+    assert "changed=1" in ok.proc.stdout
     assert bad.proc.returncode != 0 and "already exists in" in bad.proc.stdout and "(another format)" in bad.proc.stdout
     for run in (ok, bad, restored):
         assert "login_password" in run.proc.stdout  # the invocation is printed, masked
@@ -111,7 +117,8 @@ def test_password_is_in_no_output_at_vvv_even_on_failure(pg, dbname, tmp_path):
 def test_a_dump_killed_midway_leaves_no_file_and_fails_clearly(pg, dbname, tmp_path, fmt):
     build_ef_database(pg, dbname)
     dest = tmp_path / "b"
-    with dump_waiting_on_a_lock(pg, dbname, dest, format=fmt, name="k") as (pids, outcome):
+    # gzip: pg_dump writes the file itself (the zstd pipe is killed in test_pg_backup_zstd.py)
+    with dump_waiting_on_a_lock(pg, dbname, dest, format=fmt, compress="gzip:1", name="k") as (pids, outcome):
         _wait_for(lambda: [e for e in os.listdir(dest) if e.endswith(".pg_backup-tmp")], "pg_dump's output")
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
@@ -124,7 +131,7 @@ def test_a_dump_killed_midway_leaves_no_file_and_fails_clearly(pg, dbname, tmp_p
 def test_an_interrupted_module_stops_pg_dump_and_cleans_up(pg, dbname, tmp_path):
     build_ef_database(pg, dbname)
     dest = tmp_path / "b"
-    with dump_waiting_on_a_lock(pg, dbname, dest, format="custom", name="i") as (pids, outcome):
+    with dump_waiting_on_a_lock(pg, dbname, dest, format="custom", compress="gzip:1", name="i") as (pids, outcome):
         temp = _wait_for(lambda: [e for e in os.listdir(dest) if e.endswith(".pg_backup-tmp")], "the temp file")
         module_pid = int(temp[0].rsplit("-", 2)[-2].rsplit(".", 1)[0])  # .<file>.<host>-<pid>.pg_backup-tmp
         os.kill(module_pid, signal.SIGTERM)  # what an Ansible timeout or Ctrl-C sends
@@ -144,11 +151,12 @@ def test_leftovers_of_a_run_killed_outright_are_removed_by_the_next_run(pg, dbna
             os.kill(pid, signal.SIGKILL)
     assert outcome["run"].failed
     _wait_for(lambda: not _pg_dump_pids(dest), "pg_dump to exit")
-    assert os.listdir(dest) == temp  # litter, under a temporary name only
+    # litter, under a temporary name only, and the (unheld: the kernel dropped the flock) lock file
+    assert sorted(os.listdir(dest)) == sorted(temp + [".x.pg_backup.lock"])
 
     run = backup(pg, dbname, dest, format="directory", name="x")
     assert not run.failed, run
-    assert sorted(os.listdir(dest)) == ["x", "x.json"]
+    assert sorted(os.listdir(dest)) == ["x", "x.pg_backup.json"]
 
 
 @contextlib.contextmanager
@@ -161,18 +169,86 @@ def _mounted_tmpfs(path, options):
         subprocess.run(["umount", str(path)], check=False)
 
 
-@pytest.mark.skipif(not ROOT or not shutil.which("mount"), reason="mounting a small tmpfs needs root")
-def test_a_full_disk_fails_clearly_and_leaves_nothing(pg, dbname, tmp_path):
-    build_ef_database(pg, dbname)
-    # about 4 MB of incompressible-ish data for a 1 MB file system
+def _cannot_mount(tmp_path):
+    """Why this process cannot mount a tmpfs (None when it can): non-root, no mount(8), or no CAP_SYS_ADMIN
+    (a container), found by trying."""
+    if not ROOT:
+        return "mounting a small tmpfs needs root"
+    if not shutil.which("mount"):
+        return "mount(8) is not installed"
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)], capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        return "cannot mount a tmpfs here (no CAP_SYS_ADMIN?): %s" % proc.stderr.strip()
+    subprocess.run(["umount", str(probe)], check=False)
+    return None
+
+
+def _add_filler(pg, dbname, rows=100000):
+    # about 4 MB per 100000 rows of incompressible-ish data
     pg.execute(dbname, "CREATE TABLE filler AS SELECT g, md5(g::text) || md5((g * 7)::text) AS v "
-                       "FROM generate_series(1, 100000) g")
+                       "FROM generate_series(1, %d) g" % rows)
+
+
+def test_a_full_disk_fails_clearly_and_leaves_nothing(pg, dbname, tmp_path):
+    reason = _cannot_mount(tmp_path)
+    if reason:
+        pytest.skip(reason)
+    build_ef_database(pg, dbname)
+    _add_filler(pg, dbname)
     with _mounted_tmpfs(tmp_path / "small", "size=1m,mode=0700") as dest:
         for fmt in ("directory", "custom"):
             run = backup(pg, dbname, dest, format=fmt, name="full")
             assert run.failed
             assert "No space left on device" in run["msg"], run["msg"]
             assert os.listdir(dest) == []
+
+
+def _run_module_with_file_size_limit(args, limit):
+    """ansible-playbook with RLIMIT_FSIZE set (inherited by the module and pg_dump): a disk full of ``limit``
+    bytes per file, with no mount and no privilege."""
+    import json as _json
+    import resource
+    import tempfile
+
+    import yaml
+
+    from stage.runner import ansible_env, _bin
+
+    play = [{"hosts": "localhost", "connection": "local", "gather_facts": False,
+             "tasks": [{"name": "backup", "almafrica.rollback.pg_backup": args}]}]
+    with tempfile.TemporaryDirectory(prefix="almafrica-play-") as tmp:
+        path = os.path.join(tmp, "play.yml")
+        with open(path, "w", encoding="utf-8") as fh:
+            yaml.safe_dump(play, fh)
+        proc = subprocess.run(
+            [_bin("ansible-playbook"), "-i", "localhost,", path],
+            env=ansible_env(dict(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")),
+            capture_output=True, text=True, timeout=600, check=False,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    return _json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+@pytest.mark.parametrize("fmt", ["custom", "directory"])
+def test_a_file_size_limit_fails_the_dump_clearly_and_leaves_nothing(pg, dbname, tmp_path, fmt):
+    """The disk-full case that needs no mount: RLIMIT_FSIZE of 2 MB, about 8 MB to write (compression off)."""
+    build_ef_database(pg, dbname)
+    _add_filler(pg, dbname, rows=200000)
+    dest = tmp_path / "b"
+    before = pg_dump_text(pg, dbname)
+    result = _run_module_with_file_size_limit(dict(pg.login_args(dbname), dest=str(dest), name="big", format=fmt,
+                                                   compress=0), 2 << 20)
+    assert result.get("failed"), result
+    assert "nothing was kept" in result["msg"] and "pg_dump" in result["msg"], result["msg"]
+    # pg_dump is killed by SIGXFSZ (or reports EFBIG when the signal is ignored); with directory format a worker
+    # dies of it and the leader says so
+    expected = ["SIGXFSZ", "File too large"] + (["a worker process died unexpectedly"] if fmt == "directory" else [])
+    assert any(e in result["msg"] for e in expected), result["msg"]
+    assert os.listdir(dest) == []
+    assert pg.password not in json.dumps(result)
+    assert pg_dump_text(pg, dbname) == before
 
 
 def test_an_unwritable_dest_fails_before_dumping(pg, dbname, tmp_path):

@@ -44,7 +44,8 @@ def test_default_name_is_utc_stamped_and_file_safe():
     assert bk.default_name("my db/../x", now) == "backup_before_rollback_my_db_.._x_20260301_101500"
 
 
-@pytest.mark.parametrize("name", ["", "a/b", "../x", ".hidden", "x\0y"])
+@pytest.mark.parametrize("name", ["", "a/b", "../x", ".hidden", "x\0y", "..", "x.pg_backup.json", "x.json",
+                                  "x.pg_backup.lock", "a" * 201])
 def test_names_that_escape_dest_or_hide_are_refused(name):
     with pytest.raises(bk.BackupError, match="Invalid backup name"):
         bk.check_name(name)
@@ -56,7 +57,9 @@ def test_file_names_per_format():
     assert bk.backup_filename("b", "tar", 0) == "b.tar"
     assert bk.backup_filename("b", "plain", 0) == "b.sql"
     assert bk.backup_filename("b", "plain", 6) == "b.sql.gz"
-    assert bk.manifest_filename("b") == "b.json"
+    assert bk.manifest_filename("b") == "b.pg_backup.json"
+    assert bk.legacy_manifest_filename("b") == "b.json"
+    assert bk.lock_filename("b") == ".b.pg_backup.lock"
 
 
 def test_series_is_the_name_without_its_timestamp():
@@ -70,8 +73,11 @@ def test_series_is_the_name_without_its_timestamp():
     assert bk.series_prefix("before_v1.2.0") == "before_v1.2.0"
 
 
-def _manifest(name, finished, tool=bk.MANIFEST_TOOL):
-    return {"tool": tool, "name": name, "file": name + ".dump", "finished": finished}
+def _manifest(name, finished, tool=bk.MANIFEST_TOOL, **extra):
+    m = {"tool": tool, "manifest_version": bk.MANIFEST_VERSION, "name": name, "file": name + ".dump",
+         "finished": finished, "database": "app", "host": "127.0.0.1", "port": 5432}
+    m.update(extra)
+    return m
 
 
 def test_retention_keeps_the_newest_of_the_series_only():
@@ -81,11 +87,65 @@ def test_retention_keeps_the_newest_of_the_series_only():
                  _manifest(p + "_20260102_000000", "2026-01-02T00:00:00Z"),
                  _manifest("backup_before_rollback_other_20251201_000000", "2025-12-01T00:00:00Z"),
                  _manifest(p + "_20251201_000000", "2025-12-01T00:00:00Z", tool="someone-else")]
-    expired = bk.expired_backups(manifests, p, keep=2)
+    expired = bk.expired_backups(manifests, p, keep=2, current_counts=False)
     assert [m["name"] for m in expired] == [p + "_20260101_000000"]
     assert bk.expired_backups(manifests, p, keep=0) == []
     expected = [p + "_20260102_000000", p + "_20260101_000000"]
-    assert [m["name"] for m in bk.expired_backups(manifests, p, keep=1)] == expected
+    assert [m["name"] for m in bk.expired_backups(manifests, p, keep=1, current_counts=False)] == expected
+    # the current run's backup is never a candidate and counts as one kept
+    origin = bk.normalise_origin("app", "127.0.0.1", 5432)
+    current = p + "_20260103_000000.dump"
+    expired = bk.expired_backups(manifests, p, keep=2, origin=origin, current_file=current)
+    assert [m["name"] for m in expired] == [p + "_20260101_000000"]
+    assert current not in [m["file"] for m in bk.expired_backups(manifests, p, 1, origin, current)]
+
+
+@pytest.mark.parametrize("bad", [
+    dict(file="../victim_dir"), dict(file="/abs/path"), dict(file="."), dict(file=".."), dict(file=""),
+    dict(file="sub/x.dump"), dict(file="other.dump"), dict(file=None), dict(tool="someone-else"),
+    dict(manifest_version=99), dict(database="alma x"), dict(host="localhost"), dict(port=5433),
+])
+def test_retention_never_acts_on_what_is_not_ours_or_of_another_origin(bad):
+    p = "backup_before_rollback_app"
+    m = _manifest(p + "_20260101_000000", "2026-01-01T00:00:00Z", **bad)
+    origin = bk.normalise_origin("app", "127.0.0.1", "5432")
+    assert bk.retention_candidates([m], p, origin, None) == []
+    assert bk.expired_backups([m], p, keep=1, origin=origin, current_file="x") == []
+
+
+def test_origins_are_normalised_but_not_resolved():
+    assert bk.normalise_origin("a", "DB.Internal.", "5432") == ("a", "db.internal", 5432)
+    assert bk.normalise_origin("a", "", None) == ("a", "localhost", 5432)
+    assert bk.normalise_origin("a", "/run/postgresql/", 5432) == ("a", "/run/postgresql", 5432)
+    assert bk.normalise_origin("a", "localhost", 5432) != bk.normalise_origin("a", "127.0.0.1", 5432)
+    assert bk.normalise_origin("alma x", "h", 1) != bk.normalise_origin("alma_x", "h", 1)
+
+
+@pytest.mark.parametrize("filename, ok", [
+    ("b.dump", True), ("b", True), ("b.sql.gz", True), ("b.tar", True), ("../b.dump", False), ("/b.dump", False),
+    (".", False), ("..", False), ("c.dump", False), ("b.dump/..", False), (".b.dump", False), (7, False),
+])
+def test_a_manifest_may_only_name_a_file_of_its_own_name(filename, ok):
+    assert bk.plain_member(filename, "b") is ok
+
+
+def test_our_manifests_carry_the_marker_and_a_known_version():
+    assert bk.is_our_manifest(bk.build_manifest(name="b"))
+    assert not bk.is_our_manifest({"tool": bk.MANIFEST_TOOL, "name": "b"})
+    assert not bk.is_our_manifest({"tool": "other", "manifest_version": 2, "name": "b"})
+    assert not bk.is_our_manifest(["not", "a", "dict"])
+
+
+@pytest.mark.parametrize("text, seconds", [("30s", 30), ("30 s", 30), ("500ms", 0.5), ("2min", 120), ("1h", 3600),
+                                           ("45", 45), ("0.5", 0.5)])
+def test_lock_wait_timeout_durations(text, seconds):
+    assert bk.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["0", "-1s", "soon", "10 parsecs", ""])
+def test_bad_lock_wait_timeout_is_refused(text):
+    with pytest.raises(bk.BackupError, match="lock_wait_timeout"):
+        bk.parse_duration(text)
 
 
 # -- argv: the password is never there ---------------------------------------------------------------------
@@ -93,8 +153,8 @@ def test_retention_keeps_the_newest_of_the_series_only():
 def test_dump_argv_per_format():
     assert bk.dump_argv("pg_dump", "custom", "/b/.x", 1) == [
         "pg_dump", "--no-password", "--format=custom", "--file=/b/.x", "--compress=1"]
-    d = bk.dump_argv("pg_dump", "directory", "/b/.x", 1, jobs=2, snapshot="00000003-1B", lock_wait_timeout="30s")
-    assert "--jobs=2" in d and "--snapshot=00000003-1B" in d and "--lock-wait-timeout=30s" in d
+    d = bk.dump_argv("pg_dump", "directory", "/b/.x", 1, jobs=2, snapshot="00000003-1B", lock_wait_timeout=30)
+    assert "--jobs=2" in d and "--snapshot=00000003-1B" in d and "--lock-wait-timeout=30000" in d
     assert not any(a.startswith("--compress") for a in bk.dump_argv("pg_dump", "tar", "/b/.x", 1))
     assert "--jobs=2" not in bk.dump_argv("pg_dump", "custom", "/b/.x", 1, jobs=2)
     assert bk.dump_argv("pg_dump", "plain", "/b/.x", 0)[-2:] == ["--clean", "--if-exists"]
@@ -242,7 +302,86 @@ def test_checksum_mismatch_says_what_differs():
 
 def test_manifest_has_every_field_and_refuses_unknown_ones():
     m = bk.build_manifest(name="b", database="almafrica", ef_migration="20260201120000_InitialCreate")
-    assert m["tool"] == bk.MANIFEST_TOOL and m["manifest_version"] == 1
+    assert m["tool"] == bk.MANIFEST_TOOL and m["manifest_version"] == 2
     assert set(bk.MANIFEST_KEYS) <= set(m)
     with pytest.raises(ValueError, match="password"):
         bk.build_manifest(name="b", password=SECRET)
+
+
+# -- compression (issue 16) -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected", [
+    ("auto", ("auto", None)), (None, ("auto", None)), ("none", ("none", None)), (0, ("none", None)),
+    ("0", ("none", None)), (1, ("gzip", 1)), ("6", ("gzip", 6)), ("gzip", ("gzip", 1)), ("gzip:9", ("gzip", 9)),
+    ("zstd", ("zstd", bk.AUTO_ZSTD_LEVEL)), ("zstd:19", ("zstd", 19)), ("ZSTD:3", ("zstd", 3)), ("lz4:12", ("lz4", 12)),
+])
+def test_compress_spellings(value, expected):
+    assert bk.parse_compress(value) == expected
+
+
+@pytest.mark.parametrize("value", ["zstd:0", "zstd:20", "gzip:10", "10", "lz4:13", "brotli", "zstd:", "gzip:x", "-1"])
+def test_bad_compress_is_refused(value):
+    with pytest.raises(bk.BackupError, match="compress"):
+        bk.parse_compress(value)
+
+
+def test_auto_is_zstd_streamed_through_the_tool_with_pg_dump_15():
+    fmt, c, warning = bk.plan_compression("auto", None, 15, have_zstd=True)
+    assert (fmt, c.method, c.level, c.stream, warning) == ("custom", "zstd", bk.AUTO_ZSTD_LEVEL, True, None)
+    assert bk.backup_filename("b", fmt, c) == "b.dump.zst"
+    assert c.spec == "zstd:%d" % bk.AUTO_ZSTD_LEVEL
+
+
+def test_auto_falls_back_to_gzip_1_naming_the_package_when_zstd_is_missing():
+    fmt, c, warning = bk.plan_compression("auto", None, 15, have_zstd=False)
+    assert (fmt, c.spec, c.stream) == ("directory", "gzip:1", False)
+    assert "Debian package zstd" in warning
+    # an explicit directory format keeps gzip 1 (pg_dump 15 cannot write zstd into it), silently
+    assert bk.plan_compression("auto", "directory", 15, True)[1:] == (bk.Compression("gzip", 1), None)
+
+
+def test_explicit_zstd_fails_clearly_when_it_cannot_be_had():
+    with pytest.raises(bk.BackupError, match="needs the zstd tool.*Debian package zstd"):
+        bk.plan_compression("zstd:3", None, 15, have_zstd=False)
+    with pytest.raises(bk.BackupError, match="works only with format custom"):
+        bk.plan_compression("zstd:3", "directory", 15, have_zstd=True)
+    with pytest.raises(bk.BackupError, match="needs pg_dump 16"):
+        bk.plan_compression("lz4:1", None, 15, have_zstd=True)
+    with pytest.raises(bk.BackupError, match="tar cannot be compressed"):
+        bk.plan_compression("zstd:1", "tar", 16, have_zstd=True)
+    with pytest.raises(bk.BackupError, match="gzip only"):
+        bk.plan_compression("zstd:1", "plain", 16, have_zstd=True)
+
+
+def test_pg_dump_16_writes_zstd_and_lz4_itself_and_keeps_the_directory_format():
+    fmt, c, warning = bk.plan_compression("auto", None, 16, have_zstd=False)
+    assert (fmt, c.spec, c.stream, warning) == ("directory", "zstd:%d" % bk.AUTO_ZSTD_LEVEL, False, None)
+    argv = bk.dump_argv("pg_dump", fmt, "/b/.x", c, jobs=2)
+    assert "--compress=zstd:%d" % bk.AUTO_ZSTD_LEVEL in argv and "--jobs=2" in argv
+    fmt, c, _w = bk.plan_compression("lz4:3", "custom", 17, have_zstd=False)
+    assert bk.dump_argv("pg_dump", fmt, "/b/.x", c) == [
+        "pg_dump", "--no-password", "--format=custom", "--file=/b/.x", "--compress=lz4:3"]
+    assert bk.backup_filename("b", fmt, c) == "b.dump"  # pg_dump's own compression: the usual name
+
+
+def test_streamed_dump_argv_is_the_uncompressed_custom_format_on_stdout():
+    fmt, c, _w = bk.plan_compression("zstd:3", None, 15, have_zstd=True)
+    argv = bk.dump_argv("pg_dump", fmt, None, c, jobs=2, snapshot="00000003-1B", lock_wait_timeout=30)
+    assert argv == ["pg_dump", "--no-password", "--format=custom", "--compress=0", "--snapshot=00000003-1B",
+                    "--lock-wait-timeout=30000"]
+    assert not any(a.startswith("--file") for a in argv)
+    assert bk.zstd_compress_argv("zstd", 3, 2) == ["zstd", "-q", "-c", "--no-progress", "-3", "-T2"]
+    assert bk.zstd_decompress_argv("zstd", "/b/x.dump.zst") == [
+        "zstd", "-q", "-d", "-c", "--no-progress", "--", "/b/x.dump.zst"]
+    assert bk.restore_argv("pg_restore", None, "db", clean=False) == [
+        "pg_restore", "--no-password", "--exit-on-error", "--dbname=dbname='db'", "--single-transaction"]
+
+
+def test_gzip_keeps_the_spelling_every_pg_dump_reads():
+    for major in (15, 16):
+        fmt, c, _w = bk.plan_compression("gzip:6", "custom", major, True)
+        assert "--compress=6" in bk.dump_argv("pg_dump", fmt, "/x", c)
+    fmt, c, _w = bk.plan_compression("none", None, 15, True)
+    assert "--compress=0" in bk.dump_argv("pg_dump", fmt, "/x", c) and fmt == "directory"
+    fmt, c, _w = bk.plan_compression("auto", "tar", 15, True)
+    assert c.method == "none" and not any(a.startswith("--compress") for a in bk.dump_argv("pg_dump", fmt, "/x", c))
