@@ -276,73 +276,80 @@ def classify_node(node, history):
 # -- fast path --------------------------------------------------------------------------------------------------
 _KEYWORDS = frozenset(RESERVED_KEYWORDS) | frozenset(UNRESERVED_KEYWORDS) | frozenset(COL_NAME_KEYWORDS) \
     | frozenset(TYPE_FUNC_NAME_KEYWORDS)
-_I = r'(?:"([A-Za-z0-9_ ]+)"|([a-z_][a-z0-9_]*))'
-_Q = r'(?:%s\.)?%s' % (_I, _I)
+_ANY = r'(?:"[A-Za-z0-9_ ]+"|[a-z_][a-z0-9_]*)'
+_QANY = r'(?:%s\.)?%s' % (_ANY, _ANY)
 _C = r"(?:-?\d+(?:\.\d+)?|'[^'\\\n]*'|NULL|TRUE|FALSE)"
 _ROW = r"\(%s(?:, %s)*\)" % (_C, _C)
-_COLS = r"\(%s(?:, %s)*\)" % (_I, _I)
+_COLS = r"\(%s(?:, %s)*\)" % (_ANY, _ANY)
 _TXN = {"START TRANSACTION": "begin", "BEGIN": "begin", "COMMIT": "commit"}
 
 
-def _ident(quoted, bare):
-    if quoted is not None:
-        return quoted
-    if bare in _KEYWORDS:
-        raise KeyError(bare)  # a keyword in a name position: let the parser decide what it means
-    return bare
+def _name(prefix):
+    return r'(?:"(?P<%s_q>[A-Za-z0-9_ ]+)"|(?P<%s_b>[a-z_][a-z0-9_]*))' % (prefix, prefix)
+
+
+def _qname(prefix):
+    return r"(?:%s\.)?%s" % (_name(prefix + "s"), _name(prefix + "t"))
 
 
 class FastPath(object):
     """Classify the commonest EF statement shapes from their text: ``(txn, kind, ops)`` or None (use the parser).
 
-    Only statements the parser accepted reach it (``pglast.parser.split`` validates them), and each pattern
-    matches the whole statement, built only from double-quoted or plain lower-case names and plain literals."""
+    Only statements the parser accepted reach it (``pglast.parser.split`` validates them), and one anchored
+    pattern must match the whole statement, built only from double-quoted or plain lower-case names (a plain name
+    that is a keyword goes to the parser) and plain literals."""
 
     def __init__(self, history):
         self.history = history
-        self.patterns = [
-            (re.compile(r"DROP INDEX %s\Z" % _Q), self._harmless),
-            (re.compile(r"CREATE (?:UNIQUE )?INDEX %s ON %s %s\Z" % (_I, _Q, _COLS)), self._harmless),
-            (re.compile(r"DROP TABLE %s\Z" % _Q), self._drop_table),
-            (re.compile(r"ALTER TABLE %s DROP COLUMN %s\Z" % (_Q, _I)), self._drop_column),
-            (re.compile(r"INSERT INTO %s (?:%s )?VALUES %s(?:, %s)*\Z" % (_Q, _COLS, _ROW, _ROW)), self._insert),
-        ]
+        hist = re.escape(history.table)
+        # A run of plain harmless statements (each followed by the NUL that joins them), then the next statement.
+        self._plain = re.compile(r"(?:(?:%s)\x00)*([^\x00]+)" % "|".join((
+            r"DROP INDEX (?!concurrently\b)%s" % _QANY,
+            r"CREATE (?:UNIQUE )?INDEX (?!concurrently\b)%s ON %s %s" % (_ANY, _QANY, _COLS),
+            r'INSERT INTO (?!(?:%s\.)?(?i:"%s"|%s) )%s (?:%s )?VALUES %s(?:, %s)*' % (_ANY, hist, hist, _QANY, _COLS,
+                                                                                   _ROW, _ROW),
+        ))).match
+        self._match = re.compile("|".join((
+            r"(?P<harmless>DROP INDEX %s|CREATE (?:UNIQUE )?INDEX %s ON %s %s)" % (_QANY, _ANY, _QANY, _COLS),
+            r"(?P<drop_table>DROP TABLE %s)" % _qname("d"),
+            r"(?P<drop_column>ALTER TABLE %s DROP COLUMN %s)" % (_qname("a"), _name("ac")),
+            r"(?P<insert>INSERT INTO %s (?:%s )?VALUES %s(?:, %s)*)" % (_qname("i"), _COLS, _ROW, _ROW),
+        ))).fullmatch
+
+    def not_plain_harmless(self, joined):
+        """``(start, text)`` of the statements of ``joined`` (texts joined by NUL) that are NOT plain harmless ones
+        (DROP/CREATE INDEX, INSERT ... VALUES of constants outside the history table): the regular expression engine
+        steps over runs of those without a Python step each. (The last statement is always returned.)"""
+        pos, end = 0, len(joined)
+        while pos < end:
+            match = self._plain(joined, pos)
+            if match is None:  # an empty statement cannot happen: pglast never returns one
+                return
+            yield match.start(1), match.group(1)
+            pos = match.end(1) + 1
 
     def classify(self, sql):
         txn = _TXN.get(sql)
         if txn:
             return txn, None, ()
-        for pattern, handler in self.patterns:
-            match = pattern.match(sql)
-            if match:
-                try:
-                    return handler(match.groups())
-                except KeyError:
-                    return None
-        return None
-
-    @staticmethod
-    def _names(groups):
-        schema = _ident(groups[0], groups[1]) if groups[0] is not None or groups[1] is not None else None
-        return schema, _ident(groups[2], groups[3])
-
-    def _harmless(self, groups):
-        for i in range(0, len(groups), 2):
-            if groups[i] is not None or groups[i + 1] is not None:
-                _ident(groups[i], groups[i + 1])
-        return None, HARMLESS, ()
-
-    def _drop_table(self, groups):
-        schema, table = self._names(groups)
-        return None, MEASURED, (dl.Operation(dl.DROP_TABLE, schema, table),)
-
-    def _drop_column(self, groups):
-        schema, table = self._names(groups)
-        return None, MEASURED, (dl.Operation(dl.DROP_COLUMN, schema, table, _ident(groups[4], groups[5])),)
-
-    def _insert(self, groups):
-        schema, table = self._names(groups[:4])
-        if table == self.history.table:
-            raise KeyError(table)  # the history INSERT: the parser reads its MigrationId
-        self._harmless(groups[4:])
-        return None, HARMLESS, ()
+        match = self._match(sql)
+        if match is None:
+            return None
+        kind = match.lastgroup
+        if kind == "harmless":
+            return None, HARMLESS, ()
+        group = match.group
+        if kind == "drop_table":
+            bare = (group("ds_b"), group("dt_b"))
+            ops = (dl.Operation(dl.DROP_TABLE, group("ds_q") or bare[0], group("dt_q") or bare[1]),)
+        elif kind == "drop_column":
+            bare = (group("as_b"), group("at_b"), group("ac_b"))
+            ops = (dl.Operation(dl.DROP_COLUMN, group("as_q") or bare[0], group("at_q") or bare[1],
+                                group("ac_q") or bare[2]),)
+        else:
+            if (group("it_q") or group("it_b")) == self.history.table:
+                return None  # the history INSERT: the parser reads its MigrationId
+            return None, HARMLESS, ()
+        if any(b in _KEYWORDS for b in bare if b is not None):
+            return None  # a keyword where a name goes: let the parser say what it means
+        return None, MEASURED, ops

@@ -46,26 +46,32 @@ class ScriptStatement(object):
     ``history``/``preamble``; ``ops`` are the data_loss.Operations to measure. The parse tree (``node``) is built
     on demand: statements the fast path recognised never need one unless blocks are compared."""
 
-    __slots__ = ("sql", "_node", "source", "line", "guard", "kind", "ops", "reason", "txn", "history", "preamble")
+    __slots__ = ("sql", "_node", "source", "_line", "guard", "kind", "ops", "reason", "txn", "history", "preamble")
 
     def __init__(self, sql, node, source, line, guard=None, kind=None, ops=(), reason=None, txn=None):
-        self.history = None  # (direction, migration_id) of a history INSERT/DELETE
-        self.preamble = None  # "history" (its CREATE TABLE) or "schema" (the schema it needs): EF's preamble
         self.sql = sql
         self._node = node
         self.source = source
-        self.line = line
+        self._line = line  # a number, or (Locator, statement index) resolved when first asked
         self.guard = guard  # (migration_id, must_exist) of an unwrapped idempotent DO $EF$ guard
         self.kind = kind
         self.ops = ops
         self.reason = reason
         self.txn = txn  # "begin"/"commit" for EF's transaction statements, "other" for any other one
+        self.history = None  # (direction, migration_id) of a history INSERT/DELETE
+        self.preamble = None  # "history" (its CREATE TABLE) or "schema" (the schema it needs): EF's preamble
 
     @property
     def node(self):
         if self._node is None:
             self._node = pglast.parse_sql(self.sql)[0].stmt
         return self._node
+
+    @property
+    def line(self):
+        if isinstance(self._line, tuple):
+            self._line = self._line[0].line_of(self._line[1])
+        return self._line
 
     @property
     def where(self):
@@ -77,6 +83,31 @@ class ScriptStatement(object):
     def as_dict(self, migration=None):
         return {"migration": migration, "file": self.source, "line": self.line, "statement": self.sql[:500],
                 "reason": self.reason}
+
+
+class StatementList(object):
+    """A block's statements. Plain harmless statements recognised by the fast path are kept as their text and
+    become ScriptStatements only when read one by one (to run them); ``notable`` holds the others (measured,
+    unverified, parsed), which is all that planning looks at."""
+
+    def __init__(self, items, base, locator, source, notable):
+        self.items, self.base, self.locator, self.source, self.notable = items, base, locator, source, notable
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self.items)))]
+        item = self.items[k]
+        if isinstance(item, str):
+            k = k if k >= 0 else len(self.items) + k
+            item = ScriptStatement(item, None, self.source, (self.locator, self.base + k), kind=cls.HARMLESS)
+        return item
+
+    def __iter__(self):
+        for k in range(len(self.items)):
+            yield self[k]
 
 
 class Block(object):
@@ -94,8 +125,12 @@ class Block(object):
         """What makes two blocks the same migration step: the schema statements, formatting aside."""
         return tuple(s.normalized() for s in self.statements)
 
+    def notable(self):
+        """The statements planning must look at: all but the plain harmless ones (and not the history statement)."""
+        return getattr(self.statements, "notable", self.statements)
+
     def unverified(self):
-        return [s for s in self.statements if s.kind == cls.UNVERIFIED]
+        return [s for s in self.notable() if s.kind == cls.UNVERIFIED]
 
     def all_statements(self):
         return list(self.statements) + [self.history_statement]
@@ -309,37 +344,78 @@ def _classified(sql, node, source, line, history, guard=None):
     return stmt
 
 
-def _statements(text, source, history):
-    """Top-level statements of a script, classified, idempotent DO guards unwrapped: [ScriptStatement].
+class Locator(object):
+    """Line numbers of a script's statements, found on demand by walking forward from the last one asked for:
+    linear over a whole script read in order (counting from the start for every statement was quadratic)."""
 
-    Linear in the size of the script: the parser splits it once, line numbers are counted from the previous
-    statement, and only statements the fast path does not recognise get a parse tree."""
+    def __init__(self, text, pieces):
+        self.text, self.pieces = text, pieces
+        self._reset()
+
+    def _reset(self):
+        self.next, self.pos, self.counted, self.line = 0, 0, 0, 1
+
+    def line_of(self, index):
+        if index < self.next - 1:
+            self._reset()
+        text = self.text
+        while self.next <= index:
+            sql = self.pieces[self.next]
+            start = _GAP.match(text, self.pos).end()
+            if not text.startswith(sql, start):
+                start = text.find(sql, self.pos)  # nested block comments: rare, still exact in practice
+            self.line += text.count("\n", self.counted, start)
+            self.counted, self.pos = start, start + len(sql)
+            self.next += 1
+        return self.line
+
+
+def _statements(text, source, history):
+    """``(items, notable, locator)`` for the top-level statements of a script: ``items[i]`` is the text of a plain
+    harmless statement (fast path) or a classified ScriptStatement; ``notable`` lists the indexes of the latter
+    (idempotent DO guards unwrapped: their inner statements share the DO's index, as a list).
+
+    Linear in the size of the script: the parser splits it once; one regular expression run over all statements
+    finds the plain harmless ones (most of a big script) without a Python step each; the others go through the
+    fast path or get a parse tree; line numbers are found when asked for (``Locator``)."""
+    if "\x00" in text:
+        raise ScriptError("%s contains a NUL character: not a SQL script." % (source or "<script>"))
+    pieces = _split(text, source)
+    locator = Locator(text, pieces)
     fast = cls.FastPath(history)
-    out = []
-    pos, line, counted = 0, 1, 0
-    for sql in _split(text, source):
-        start = _GAP.match(text, pos).end()
-        if not text.startswith(sql, start):
-            start = text.find(sql, pos)
-        line += text.count("\n", counted, start)
-        counted, pos = start, start + len(sql)
+    items = list(pieces)
+    notable = []
+    joined = "\x00".join(pieces)
+    index, last = 0, 0
+    for start, sql in fast.not_plain_harmless(joined):
+        index += joined.count("\x00", last, start)
+        last = start
         found = fast.classify(sql)
+        notable.append(index)
         if found is not None:
-            txn, kind, ops = found
-            out.append(ScriptStatement(sql, None, source, line, kind=kind, ops=ops, txn=txn))
+            stmt = ScriptStatement(sql, None, source, (locator, index), kind=found[1], ops=found[2])
+            stmt.txn = found[0]
+            items[index] = stmt
             continue
-        node = _parse(sql, "%s:%d" % (source or "<script>", line))[0].stmt
+        line = (locator, index)
+        try:
+            node = pglast.parse_sql(sql)[0].stmt
+        except pglast.parser.ParseError as exc:
+            raise ScriptError("%s:%s is not valid PostgreSQL SQL: %s" % (source or "<script>", locator.line_of(index),
+                                                                         exc.args[0]))
         unwrapped = unwrap_idempotent_do(node, history)
         if unwrapped is None:
-            out.append(_classified(sql, node, source, line, history))
+            items[index] = _classified(sql, node, source, line, history)
             continue
         guard, inner = unwrapped
+        inner_statements = []
         for inner_sql in inner:
-            for inner_raw in _parse(inner_sql, "%s:%d (inside DO)" % (source or "<script>", line)):
+            for inner_raw in _parse(inner_sql, "%s:%d (inside DO)" % (source or "<script>", locator.line_of(index))):
                 istart = inner_raw.stmt_location or 0
                 isql = inner_sql[istart:istart + inner_raw.stmt_len] if inner_raw.stmt_len else inner_sql[istart:]
-                out.append(_classified(isql.strip(), inner_raw.stmt, source, line, history, guard=guard))
-    return out
+                inner_statements.append(_classified(isql.strip(), inner_raw.stmt, source, line, history, guard=guard))
+        items[index] = inner_statements
+    return items, notable, locator
 
 
 def split_ef_script(text, history=None, source=None):
@@ -366,6 +442,22 @@ def _no_migration(pending, history):
         % (pending[0].where, len(pending), history.table, _short(pending[0].sql)))
 
 
+def _flatten(items, notable, locator, source):
+    """``(items, notable)`` with the statements unwrapped from DO guards in place of their DO. Indexes shift, so
+    every item becomes a ScriptStatement that keeps its own line (idempotent scripts are one DO per statement)."""
+    if not any(isinstance(items[i], list) for i in notable):
+        return items, notable
+    flat = []
+    for index, item in enumerate(items):
+        if isinstance(item, list):
+            flat.extend(item)
+        elif isinstance(item, str):
+            flat.append(ScriptStatement(item, None, source, (locator, index), kind=cls.HARMLESS))
+        else:
+            flat.append(item)
+    return flat, list(range(len(flat)))
+
+
 def split_ef_script_with_preamble(text, history=None, source=None):
     """``(preamble, blocks)``: the statements that create the history table (scripts from 0 start with EF's
     ``CREATE TABLE IF NOT EXISTS "__EFMigrationsHistory"``, after the schema it needs), then the Blocks.
@@ -376,52 +468,62 @@ def split_ef_script_with_preamble(text, history=None, source=None):
     history = history or HistoryTable()
     if text.startswith(BOM):
         text = text[1:]
-    statements = _statements(text, source, history)
-    last_create = max((i for i, s in enumerate(statements) if s.preamble == "history"), default=-1)
+    items, notable, locator = _statements(text, source, history)
+    items, notable = _flatten(items, notable, locator, source)
+
+    def at(i):
+        item = items[i]
+        return ScriptStatement(item, None, source, (locator, i), kind=cls.HARMLESS) if isinstance(item, str) else item
+
+    last_create = max((i for i in notable if items[i].preamble == "history"), default=-1)
     preamble = []
-    for stmt in statements[:last_create + 1]:
+    for i in range(last_create + 1):
+        stmt = at(i)
         if stmt.txn in ("begin", "commit"):
             continue
         if not stmt.preamble:
             raise _outside(stmt, "before the history table's CREATE TABLE, where EF writes only that table and "
                                  "the schema it needs")
         preamble.append(stmt)
-    blocks, pending = [], []
+    blocks, start, members = [], last_create + 1, []
     state = "none"  # no transaction statement seen yet (scripts made with --no-transactions), "open", "closed"
-    for stmt in statements[last_create + 1:]:
-        if stmt.txn == "begin":
-            if state == "open":
-                raise _outside(stmt, "START TRANSACTION inside an open transaction")
-            if pending:
-                raise _no_migration(pending, history)
-            state = "open"
+    for i in notable:
+        if i <= last_create:
             continue
-        if stmt.txn == "commit":
-            if state != "open":
+        stmt = items[i]
+        if stmt.txn in ("begin", "commit"):
+            if stmt.txn == "begin" and state == "open":
+                raise _outside(stmt, "START TRANSACTION inside an open transaction")
+            if stmt.txn == "commit" and state != "open":
                 raise _outside(stmt, "COMMIT with no open transaction")
-            if pending:
-                raise _no_migration(pending, history)
-            state = "closed"
+            if state == "closed" and i > start:
+                raise _outside(at(start), "after COMMIT and before the next START TRANSACTION")
+            if i > start:
+                raise _no_migration([at(k) for k in range(start, i)], history)
+            state, start, members = ("open" if stmt.txn == "begin" else "closed"), i + 1, []
             continue
         if stmt.txn:
             raise _outside(stmt, "a transaction statement EF does not write")
         if state == "closed":
-            raise _outside(stmt, "after COMMIT and before the next START TRANSACTION")
+            raise _outside(at(start), "after COMMIT and before the next START TRANSACTION")
         if stmt.history is None:
-            pending.append(stmt)
+            members.append(stmt)
             continue
         direction, mid = stmt.history
-        for member in pending + [stmt]:
+        for member in members + [stmt]:
             if member.guard and (member.guard[0] != mid or member.guard[1] != (direction == DOWN)):
                 guard_kind = "" if member.guard[1] else "NOT "
                 raise ScriptError(
                     "%s: statement guarded by %sEXISTS(... '%s') sits in the %s block of %s: the script was edited "
                     "or is not EF-generated." % (member.where, guard_kind, member.guard[0], direction, mid))
-        blocks.append(Block(mid, direction, pending, stmt, source,
-                            idempotent=any(s.guard for s in pending + [stmt])))
-        pending = []
-    if pending:
-        raise _no_migration(pending, history)
+        statements = StatementList(items[start:i], start, locator, source, members)
+        blocks.append(Block(mid, direction, statements, stmt, source,
+                            idempotent=any(s.guard for s in members + [stmt])))
+        start, members = i + 1, []
+    if len(items) > start:
+        if state == "closed":
+            raise _outside(at(start), "after COMMIT and before the next START TRANSACTION")
+        raise _no_migration([at(k) for k in range(start, len(items))], history)
     return preamble, blocks
 
 

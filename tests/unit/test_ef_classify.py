@@ -227,3 +227,18 @@ def test_line_numbers_are_exact_in_a_long_script():
     assert block.statements[0].line == 3 and block.statements[2999].line == 3 + 2 * 2999
     assert block.statements[-1].line == 3 + 2 * 3000 and block.unverified() == [block.statements[-1]]
     assert block.history_statement.line == 4 + 2 * 3000
+
+
+@pytest.mark.parametrize("sql", FAST + [
+    'CREATE INDEX concurrently ON "Orders" ("Status")', 'DROP INDEX CONCURRENTLY "IX"', 'DROP TABLE "Farmers" CASCADE',
+    'INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion") VALUES (\'20260101000000_A\', \'8\')',
+    'INSERT INTO ef."__efmigrationshistory" VALUES (\'x\', \'y\')', 'SELECT 1', "SET search_path TO audit",
+])
+def test_plain_harmless_scan_agrees_with_the_parser(sql):
+    """Statements the bulk scan leaves out are exactly parser-harmless ones (never history, never CONCURRENTLY)."""
+    flagged = [text for _start, text in cls.FastPath(H).not_plain_harmless("SELECT 1\x00%s\x00SELECT 2" % sql)]
+    if sql not in flagged:
+        stmt = _classified(sql, pglast.parse_sql(sql)[0].stmt, "s.sql", 1, H)
+        assert stmt.kind == cls.HARMLESS and stmt.history is None and not stmt.txn
+        assert not getattr(stmt.node, "concurrent", False)
+    assert flagged[0] == "SELECT 1" and flagged[-1] == "SELECT 2"
