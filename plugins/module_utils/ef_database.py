@@ -30,6 +30,11 @@ try:
 except ImportError:  # pragma: no cover - postgres.ensure_required_libs reports it
     psycopg2 = None
 
+try:
+    from pglast import ast, enums
+except ImportError:  # pragma: no cover - ef_script reports the missing library
+    ast = enums = None
+
 
 class HistoryError(Exception):
     """The history table is missing, unreadable or not what EF writes."""
@@ -194,6 +199,71 @@ def _failure_details(block, stmt, exc, secrets):
     return details
 
 
+def foreign_key_added(stmt):
+    """``(child, fk columns, parent, parent columns or None)`` when ``stmt`` is ALTER TABLE ... ADD ... FOREIGN KEY
+    (what a Down() that re-adds a relationship runs, and what fails on rows written meanwhile)."""
+    if stmt._node is None or not isinstance(stmt.node, ast.AlterTableStmt):
+        return None
+    node = stmt.node
+    for cmd in node.cmds or ():
+        con = cmd.def_
+        if cmd.subtype == enums.AlterTableType.AT_AddConstraint and isinstance(con, ast.Constraint) \
+                and con.contype == enums.ConstrType.CONSTR_FOREIGN:
+            parent = con.pktable
+            return ((node.relation.schemaname, node.relation.relname), [a.sval for a in con.fk_attrs],
+                    (parent.schemaname, parent.relname), [a.sval for a in con.pk_attrs or ()] or None)
+    return None
+
+
+def offending_keys(cur, fk, limit=10):
+    """The first ``limit`` distinct foreign-key values of the child that have no parent row, queried in the state the
+    migration had reached (inside its savepoint): the rows that block the rollback."""
+    (cschema, child), columns, (pschema, parent), parent_columns = fk
+    if not parent_columns:
+        cur.execute("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                    "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND i.indisprimary "
+                    "ORDER BY array_position(i.indkey::int[], a.attnum::int)", (qualified_name(pschema, parent),))
+        parent_columns = [r[0] for r in cur.fetchall()]
+    if len(parent_columns) != len(columns):
+        return None
+    cols = ", ".join("c.%s" % quote_ident(c) for c in columns)
+    cur.execute("SELECT DISTINCT %s FROM %s c WHERE %s AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s) ORDER BY %s LIMIT %d"
+                % (cols, qualified_name(cschema, child), " AND ".join("c.%s IS NOT NULL" % quote_ident(c)
+                                                                      for c in columns),
+                   qualified_name(pschema, parent), " AND ".join("p.%s = c.%s" % (quote_ident(p), quote_ident(c))
+                                                                 for p, c in zip(parent_columns, columns)),
+                   cols, limit))
+    return [dict(zip(columns, (str(v) for v in row))) for row in cur.fetchall()]
+
+
+def rewrite_candidate(stmt):
+    """The table of an ALTER TABLE that may rewrite it (ALTER COLUMN TYPE, ADD COLUMN with a volatile default...)."""
+    if stmt._node is None or not isinstance(stmt.node, ast.AlterTableStmt):
+        return None
+    kinds = (enums.AlterTableType.AT_AlterColumnType, enums.AlterTableType.AT_AddColumn)
+    if any(cmd.subtype in kinds for cmd in stmt.node.cmds or ()):
+        return qualified_name(stmt.node.relation.schemaname, stmt.node.relation.relname)
+    return None
+
+
+def _query_offending_keys(cur, fk):
+    """Back to the savepoint before the failed ADD FOREIGN KEY, then the blocking keys (None when they cannot be
+    queried); the transaction rolls back afterwards anyway."""
+    try:
+        cur.execute("ROLLBACK TO SAVEPOINT almafrica_fk")
+        return offending_keys(cur, fk)
+    except psycopg2.Error:
+        if cur.connection.closed:
+            raise
+        return None
+
+
+def _relfilenode(cur, table):
+    cur.execute("SELECT c.relfilenode, n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)", (table,))
+    return cur.fetchone() or (None, table)
+
+
 def _lost_connection_message(exc, committing, where):
     cause = " ".join(str(exc).split()) + (" (while running %s)" % where if where else "")
     if committing:
@@ -208,11 +278,13 @@ def _lost_connection_message(exc, committing, where):
 
 def execute_blocks(conn, history, blocks, seen_history, expected, accepted, default_schema=None,
                    lock_timeout=None, statement_timeout=None, create_history=(), accept_unverified=(), secrets=(),
-                   timings=None):
+                   timings=None, rewrites=None):
     """Run ``blocks`` in one transaction; returns ``(executed, data_loss)``. Raises on any failure after
     rolling back. ``create_history``: the scripts' statements that create the history table, run first (as
     ``dotnet ef database update`` creates it on a database EF has never migrated). Unverified statements run only
-    in migrations named in ``accept_unverified``; ``timings`` (a dict) gets the seconds each migration took."""
+    in migrations named in ``accept_unverified``; ``timings`` (a dict) gets the seconds each migration took,
+    ``rewrites`` (a list) each ALTER TABLE that could rewrite its table, and whether it did (its relfilenode
+    changed) or was metadata-only. A failing ADD FOREIGN KEY reports the first offending keys."""
     executed, measured = [], []
     for block in blocks:
         if block.unverified() and not is_accepted_unverified(block.migration_id, accept_unverified):
@@ -248,17 +320,30 @@ def execute_blocks(conn, history, blocks, seen_history, expected, accepted, defa
                     refused = dl.unaccepted(entries, accepted)
                     if refused:
                         raise DataLossRefused(refused)
+                fk = foreign_key_added(stmt)
+                if fk:
+                    cur.execute("SAVEPOINT almafrica_fk")
+                rewrite = rewrite_candidate(stmt)
+                before = _relfilenode(cur, rewrite) if rewrite and rewrites is not None else None
                 try:
                     cur.execute(stmt.sql)
                 except psycopg2.Error as exc:
                     if conn.closed:
                         raise
+                    details = _failure_details(block, stmt, exc, secrets)
+                    if fk and exc.pgcode == "23503":
+                        details["offending_keys"] = _query_offending_keys(cur, fk)
                     raise ExecutionError(
                         "Migration %s (%s) failed at %s: %s\nStatement: %s\nThe transaction was rolled back: "
                         "schema and history are exactly as before." % (
                             block.migration_id, block.direction, stmt.where, redact(str(exc).strip(), secrets),
-                            redact(stmt.sql[:500], secrets)),
-                        _failure_details(block, stmt, exc, secrets))
+                            redact(stmt.sql[:500], secrets)), details)
+                if fk:
+                    cur.execute("RELEASE SAVEPOINT almafrica_fk")
+                if before is not None:
+                    after_node = _relfilenode(cur, rewrite)
+                    rewrites.append({"migration": block.migration_id, "table": after_node[1], "statement": stmt.where,
+                                     "rewritten": before[0] != after_node[0]})
             executed.append({"migration": block.migration_id, "direction": block.direction, "source": block.source})
             if timings is not None:
                 timings[block.migration_id] = round(time.monotonic() - started, 3)

@@ -11,7 +11,7 @@ a plan can take exactly the ones it needs from a whole release folder.
 """
 from __future__ import annotations
 
-import bisect
+import gc
 import glob
 import os
 import re
@@ -468,7 +468,13 @@ def split_ef_script_with_preamble(text, history=None, source=None):
     history = history or HistoryTable()
     if text.startswith(BOM):
         text = text[1:]
-    items, notable, locator = _statements(text, source, history)
+    collecting = gc.isenabled()
+    gc.disable()  # millions of small objects, none cyclic: the collector would only rescan them over and over
+    try:
+        items, notable, locator = _statements(text, source, history)
+    finally:
+        if collecting:
+            gc.enable()
     items, notable = _flatten(items, notable, locator, source)
 
     def at(i):

@@ -261,11 +261,20 @@ timings:
   returned: when something was executed by the sql executor
   type: dict
   sample: {20260310140000_WidenOrderAmount: 0.031}
+rewrites:
+  description:
+    - Each ALTER TABLE of the plan that could rewrite its table (ALTER COLUMN TYPE, ADD COLUMN), and whether it did
+      (the table's relfilenode changed inside the transaction, so the table was copied under an exclusive lock) or
+      was a metadata-only change.
+  returned: when something was executed by the sql executor
+  type: list
+  elements: dict
+  sample: [{migration: 20260310140000_WidenOrderAmount, table: public.Orders, statement: "rollback.sql:3", rewritten: true}]
 failed_migration:
   description:
     - When a statement fails, where and why, as PostgreSQL reported it. Also C(failed_statement) (password
       removed), C(failed_file), C(failed_line), C(sqlstate), C(detail) (PostgreSQL's DETAIL), C(constraint),
-      C(table).
+      C(table), and for a foreign-key violation C(offending_keys), the first 10 child keys without a parent row.
   returned: when a statement of the plan failed
   type: str
   sample: 20260301100000_AddOrderStatus
@@ -520,12 +529,12 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
     else:
         conn.autocommit = False
         statement_timeout = None if params["statement_timeout"] in ("0", "") else params["statement_timeout"]
-        timings = {}
+        timings, rewrites = {}, []
         result["executed"], result["data_loss"] = efdb.execute_blocks(
             conn, history, blocks, applied, expected, accepted, default_schema, params["lock_timeout"],
             statement_timeout, create_history, accept_unverified=params["accept_unverified"],
-            secrets=[params["login_password"]], timings=timings)
-        result["timings"] = timings
+            secrets=[params["login_password"]], timings=timings, rewrites=rewrites)
+        result.update(timings=timings, rewrites=rewrites)
         conn.autocommit = True
     result["changed"] = True
     with conn.cursor() as cur:
