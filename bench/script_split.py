@@ -7,7 +7,8 @@ Writes a generated EF-8-style rollback script (``START TRANSACTION;`` / Down() s
 run and on the same text:
 
 * ``pglast split``: ``pglast.parser.split(text)``, PostgreSQL's parser splitting the text into statements and
-  nothing else: the floor for any exact reading of the script;
+  nothing else (and its scanner-only variant, which the planner uses: every statement the fast path does not
+  recognise whole is then parsed on its own);
 * ``planning``: what ef_migration_state does before it touches the database: read the file (regular-file check),
   split it, classify every statement (measured / harmless / unverified), check EF's block structure, index the
   blocks and select the ones a plan reverting every migration needs.
@@ -74,6 +75,9 @@ def main(argv=None):
         raw_seconds = time.perf_counter() - started
         raw_count = len(raw)
         del raw
+        started = time.perf_counter()
+        pglast.parser.split(text, with_parser=False)
+        scan_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
         index = ef_script.load_blocks([path], ef_script.HistoryTable())
@@ -81,11 +85,13 @@ def main(argv=None):
         plan_seconds = time.perf_counter() - started
     planned = sum(len(b.statements) + 1 for b in blocks)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print("| script | statements | pglast split (s) | planning (s) | ratio | statements/s | peak RSS (MB) |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    print("| %.1f MB, %d migrations | %d | %.2f | %.2f | %.2fx | %.0f | %.0f |"
-          % (size / 1e6, len(ids), raw_count, raw_seconds, plan_seconds, plan_seconds / raw_seconds,
-             planned / plan_seconds, rss))
+    load = os.getloadavg()[0]
+    print("| script | statements | pglast split, parser (s) | pglast split, scanner (s) | planning (s) | "
+          "planning / parser split | statements/s | peak RSS (MB) | load average |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| %.1f MB, %d migrations | %d | %.2f | %.2f | %.2f | %.2fx | %.0f | %.0f | %.1f |"
+          % (size / 1e6, len(ids), raw_count, raw_seconds, scan_seconds, plan_seconds, plan_seconds / raw_seconds,
+             planned / plan_seconds, rss, load))
     if planned != count or raw_count != count + 2 * len(ids):
         print("count mismatch: planned %d, generated %d, split %d" % (planned, count, raw_count), file=sys.stderr)
         return 1

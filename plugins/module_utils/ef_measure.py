@@ -222,7 +222,7 @@ def assess_data_loss(cur, blocks):
     """Data-loss entries of every measured statement of ``blocks``, measured against the database now."""
     entries = []
     for block in blocks:
-        for stmt in block.statements:
+        for stmt in block.notable():
             for op in stmt.ops:
                 entries.extend(measure_operation(cur, op, block.migration_id, stmt.where))
     return entries

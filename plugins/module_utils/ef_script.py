@@ -302,9 +302,11 @@ def _parse(text, source):
 
 
 def _split(text, source):
-    """The statements' texts, validated by the PostgreSQL parser (pglast's split: no parse trees are kept)."""
+    """The statements' texts, split by PostgreSQL's own scanner (quotes, dollar quotes, comments exactly as the
+    server reads them; no parse trees). A piece the scanner cut wrong (a ``BEGIN ATOMIC`` body) or that is not valid
+    SQL matches none of the fast path's whole-statement patterns, so the parser reads it and refuses it."""
     try:
-        return pglast.parser.split(text)
+        return pglast.parser.split(text, with_parser=False)
     except pglast.parser.ParseError as exc:
         location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
         line = _line_of(text, location) if location is not None else "?"
@@ -381,7 +383,8 @@ def _statements(text, source, history):
     if "\x00" in text:
         raise ScriptError("%s contains a NUL character: not a SQL script." % (source or "<script>"))
     pieces = _split(text, source)
-    locator = Locator(text, pieces)
+    texts = list(pieces)  # what the Locator looks for: leading comments (the scanner keeps them) stripped
+    locator = Locator(text, texts)
     fast = cls.FastPath(history)
     items = list(pieces)
     notable = []
@@ -390,6 +393,12 @@ def _statements(text, source, history):
     for start, sql in fast.not_plain_harmless(joined):
         index += joined.count("\x00", last, start)
         last = start
+        if sql[0] in "-/":
+            sql = texts[index] = sql[_GAP.match(sql).end():]
+            if not sql:  # only a comment: no statement
+                items[index] = []
+                notable.append(index)
+                continue
         found = fast.classify(sql)
         notable.append(index)
         if found is not None:

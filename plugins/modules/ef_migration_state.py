@@ -471,7 +471,7 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
         blocks = ef_script.select_blocks(plan, index)
         if not external:
             for block in blocks:
-                for stmt in block.all_statements():
+                for stmt in list(block.notable()) + [block.history_statement]:  # the plain harmless ones never are
                     why = ef_script.transaction_incompatible(stmt)
                     if why:
                         module.fail_json(msg="%s at %s (migration %s) cannot run inside a transaction; this module "
