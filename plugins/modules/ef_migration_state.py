@@ -493,8 +493,11 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
             with conn.cursor() as cur:
                 result["data_loss"] = efdb.assess_data_loss(cur, blocks)
         finally:
-            conn.rollback()
-            conn.autocommit = True
+            try:
+                conn.rollback()
+                conn.autocommit = True
+            except psycopg2.Error:
+                pass  # the connection is gone: the error that broke it is the one to report
         if module._diff:
             result["diff"]["after"] += _plan_notes(unverified, result["data_loss"])
     elif "*" not in accepted:

@@ -242,3 +242,35 @@ def test_plain_harmless_scan_agrees_with_the_parser(sql):
         assert stmt.kind == cls.HARMLESS and stmt.history is None and not stmt.txn
         assert not getattr(stmt.node, "concurrent", False)
     assert flagged[0] == "SELECT 1" and flagged[-1] == "SELECT 2"
+
+
+# -- files and what counts as loss ----------------------------------------------------------------------------------
+def test_only_regular_files_are_read(tmp_path):
+    from ansible_collections.almafrica.rollback.plugins.module_utils.ef_script import expand_script_paths, read_script
+    pipe = tmp_path / "zz.sql"
+    os.mkfifo(pipe)
+    (tmp_path / "a.sql").write_text("SELECT 1;\n")
+    paths, missing = expand_script_paths([str(tmp_path)])
+    assert paths == [str(tmp_path / "a.sql"), str(pipe)] and missing == []
+    assert read_script(paths[0]) == "SELECT 1;\n"
+    with pytest.raises(ScriptError, match="zz.sql is a FIFO \\(named pipe\\), not a regular file"):
+        read_script(str(pipe))  # returns at once: never opened for reading
+    with pytest.raises(ScriptError, match="is a directory"):
+        read_script(str(tmp_path))
+    with pytest.raises(ScriptError, match="NUL character"):
+        split_ef_script("SELECT 1;\x00DROP TABLE x;", source="nul.sql")
+
+
+def test_new_operations_count_as_loss_only_when_they_destroy_values():
+    from ansible_collections.almafrica.rollback.plugins.module_utils import data_loss as dl
+    assert dl.loses_data({"operation": dl.UPDATE, "values_changed": 3})
+    assert not dl.loses_data({"operation": dl.UPDATE, "values_changed": 0})
+    assert dl.loses_data({"operation": dl.UPDATE, "values_changed": None})  # not measurable: refused
+    assert dl.loses_data({"operation": dl.CASCADE_COLUMN, "non_null": 40})
+    assert dl.loses_data({"operation": dl.CASCADE_TABLE, "rows": 1})
+    assert not dl.loses_data({"operation": dl.CASCADE_VIEW})
+    assert dl.is_accepted("audit", ["audit"]) and dl.is_accepted("audit", ["*"])
+    assert not dl.is_accepted("audit", ["public"])
+    table = dl.format_loss_table([{"operation": dl.UPDATE, "object": "public.Farmers.Name", "rows": 40,
+                                   "values_changed": 40, "migration": "m"}])
+    assert "40 overwritten" in table
