@@ -37,6 +37,8 @@ CASCADE_TRUNCATE = "cascade_truncate"
 class Operation(object):
     """One data-destroying operation found in a statement."""
 
+    __slots__ = ("operation", "schema", "table", "column", "new_type", "using", "where", "cascade", "value", "kind")
+
     def __init__(self, operation, schema, table=None, column=None, new_type=None, using=None, where=None,
                  cascade=False, value=None, kind=None):
         self.operation = operation

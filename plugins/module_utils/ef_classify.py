@@ -338,18 +338,16 @@ class FastPath(object):
         kind = match.lastgroup
         if kind == "harmless":
             return None, HARMLESS, ()
-        group = match.group
         if kind == "drop_table":
-            bare = (group("ds_b"), group("dt_b"))
-            ops = (dl.Operation(dl.DROP_TABLE, group("ds_q") or bare[0], group("dt_q") or bare[1]),)
-        elif kind == "drop_column":
-            bare = (group("as_b"), group("at_b"), group("ac_b"))
-            ops = (dl.Operation(dl.DROP_COLUMN, group("as_q") or bare[0], group("at_q") or bare[1],
-                                group("ac_q") or bare[2]),)
-        else:
-            if (group("it_q") or group("it_b")) == self.history.table:
-                return None  # the history INSERT: the parser reads its MigrationId
-            return None, HARMLESS, ()
-        if any(b in _KEYWORDS for b in bare if b is not None):
-            return None  # a keyword where a name goes: let the parser say what it means
-        return None, MEASURED, ops
+            sq, sb, tq, tb = match.group("ds_q", "ds_b", "dt_q", "dt_b")
+            if (sb is not None and sb in _KEYWORDS) or (tb is not None and tb in _KEYWORDS):
+                return None  # a keyword where a name goes: let the parser say what it means
+            return None, MEASURED, (dl.Operation(dl.DROP_TABLE, sq or sb, tq or tb),)
+        if kind == "drop_column":
+            sq, sb, tq, tb, cq, cb = match.group("as_q", "as_b", "at_q", "at_b", "ac_q", "ac_b")
+            if any(b is not None and b in _KEYWORDS for b in (sb, tb, cb)):
+                return None
+            return None, MEASURED, (dl.Operation(dl.DROP_COLUMN, sq or sb, tq or tb, cq or cb),)
+        if (match.group("it_q") or match.group("it_b")) == self.history.table:
+            return None  # the history INSERT: the parser reads its MigrationId
+        return None, HARMLESS, ()

@@ -301,12 +301,13 @@ def _parse(text, source):
         raise ScriptError("%s:%s is not valid PostgreSQL SQL: %s" % (source or "<script>", line, exc.args[0]))
 
 
-def _split(text, source):
+def _split(text, source, with_parser=False):
     """The statements' texts, split by PostgreSQL's own scanner (quotes, dollar quotes, comments exactly as the
     server reads them; no parse trees). A piece the scanner cut wrong (a ``BEGIN ATOMIC`` body) or that is not valid
-    SQL matches none of the fast path's whole-statement patterns, so the parser reads it and refuses it."""
+    SQL matches none of the fast path's whole-statement patterns, so the parser reads it: then the whole script is
+    split again by the parser (``with_parser``), which either splits it right or says where it is invalid."""
     try:
-        return pglast.parser.split(text, with_parser=False)
+        return pglast.parser.split(text, with_parser=with_parser)
     except pglast.parser.ParseError as exc:
         location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
         line = _line_of(text, location) if location is not None else "?"
@@ -372,7 +373,18 @@ class Locator(object):
         return self.line
 
 
+class _Resplit(Exception):
+    """A piece of the scanner's split is not one valid statement: split with the parser instead."""
+
+
 def _statements(text, source, history):
+    try:
+        return _statements_of(text, source, history, _split(text, source))
+    except _Resplit:
+        return _statements_of(text, source, history, _split(text, source, with_parser=True), resplit=False)
+
+
+def _statements_of(text, source, history, pieces, resplit=True):
     """``(items, notable, locator)`` for the top-level statements of a script: ``items[i]`` is the text of a plain
     harmless statement (fast path) or a classified ScriptStatement; ``notable`` lists the indexes of the latter
     (idempotent DO guards unwrapped: their inner statements share the DO's index, as a list).
@@ -382,7 +394,6 @@ def _statements(text, source, history):
     fast path or get a parse tree; line numbers are found when asked for (``Locator``)."""
     if "\x00" in text:
         raise ScriptError("%s contains a NUL character: not a SQL script." % (source or "<script>"))
-    pieces = _split(text, source)
     texts = list(pieces)  # what the Locator looks for: leading comments (the scanner keeps them) stripped
     locator = Locator(text, texts)
     fast = cls.FastPath(history)
@@ -410,6 +421,8 @@ def _statements(text, source, history):
         try:
             node = pglast.parse_sql(sql)[0].stmt
         except pglast.parser.ParseError as exc:
+            if resplit:
+                raise _Resplit()
             raise ScriptError("%s:%s is not valid PostgreSQL SQL: %s" % (source or "<script>", locator.line_of(index),
                                                                          exc.args[0]))
         unwrapped = unwrap_idempotent_do(node, history)

@@ -274,3 +274,13 @@ def test_new_operations_count_as_loss_only_when_they_destroy_values():
     table = dl.format_loss_table([{"operation": dl.UPDATE, "object": "public.Farmers.Name", "rows": 40,
                                    "values_changed": 40, "migration": "m"}])
     assert "40 overwritten" in table
+
+
+def test_sql_standard_function_body_is_split_by_the_parser():
+    """The scanner cuts a BEGIN ATOMIC body at its inner semicolons: the script is then split by the parser."""
+    text = _script('CREATE FUNCTION f() RETURNS integer LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\n')
+    blocks = split_ef_script(text, source="atomic.sql")
+    assert len(blocks[0].statements) == 1 and blocks[0].statements[0].sql.endswith("SELECT 2; END")
+    assert blocks[0].statements[0].kind == cls.HARMLESS
+    with pytest.raises(ScriptError, match="bad.sql:3 is not valid PostgreSQL SQL"):
+        split_ef_script("START TRANSACTION;\n\nDROP INDEX \"A\" DROP;\n", source="bad.sql")
