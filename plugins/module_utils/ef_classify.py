@@ -292,6 +292,9 @@ def _qname(prefix):
     return r"(?:%s\.)?%s" % (_name(prefix + "s"), _name(prefix + "t"))
 
 
+_QQUOTED = r'(?:"[A-Za-z0-9_ ]+"\.)?"[A-Za-z0-9_ ]+"'
+
+
 class FastPath(object):
     """Classify the commonest EF statement shapes from their text: ``(txn, kind, ops)`` or None (use the parser).
 
@@ -299,12 +302,18 @@ class FastPath(object):
     pattern must match the whole statement, built only from double-quoted or plain lower-case names (a plain name
     that is a keyword goes to the parser) and plain literals."""
 
+    MEASURED_PREFIXES = ("DROP TABLE ", "ALTER TABLE ")
+
     def __init__(self, history):
         self.history = history
         hist = re.escape(history.table)
         # A run of plain harmless statements (each followed by the NUL that joins them), then the next statement.
         self._plain = re.compile(r"(?:(?:%s)\x00)*([^\x00]+)" % "|".join((
             r"DROP INDEX (?!concurrently\b)%s" % _QANY,
+            # Measured, but their operation is read from the text when planning asks (StatementList.notable):
+            # double-quoted names only, so that no keyword can hide among them.
+            r"DROP TABLE %s" % _QQUOTED,
+            r'ALTER TABLE %s DROP COLUMN "[A-Za-z0-9_ ]+"' % _QQUOTED,
             r"CREATE (?:UNIQUE )?INDEX (?!concurrently\b)%s ON %s %s" % (_ANY, _QANY, _COLS),
             r'INSERT INTO (?!(?:%s\.)?(?i:"%s"|%s) )%s (?:%s )?VALUES %s(?:, %s)*' % (_ANY, hist, hist, _QANY, _COLS,
                                                                                    _ROW, _ROW),

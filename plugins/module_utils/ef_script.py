@@ -86,12 +86,13 @@ class ScriptStatement(object):
 
 
 class StatementList(object):
-    """A block's statements. Plain harmless statements recognised by the fast path are kept as their text and
-    become ScriptStatements only when read one by one (to run them); ``notable`` holds the others (measured,
-    unverified, parsed), which is all that planning looks at."""
+    """A block's statements. Statements the fast path recognises whole (plain harmless ones, and DROP TABLE / DROP
+    COLUMN of double-quoted names) are kept as their text and become ScriptStatements only when read; ``notable``
+    (computed once, on demand) holds every statement planning must look at: all but the plain harmless ones."""
 
-    def __init__(self, items, base, locator, source, notable):
-        self.items, self.base, self.locator, self.source, self.notable = items, base, locator, source, notable
+    def __init__(self, items, base, locator, source, fast):
+        self.items, self.base, self.locator, self.source, self.fast = items, base, locator, source, fast
+        self._notable = None
 
     def __len__(self):
         return len(self.items)
@@ -102,12 +103,25 @@ class StatementList(object):
         item = self.items[k]
         if isinstance(item, str):
             k = k if k >= 0 else len(self.items) + k
-            item = ScriptStatement(item, None, self.source, (self.locator, self.base + k), kind=cls.HARMLESS)
+            found = self.fast.classify(item)
+            if found is None:  # cannot happen for what the run scan kept as text; the parser decides otherwise
+                return _classified(item, pglast.parse_sql(item)[0].stmt, self.source, (self.locator, self.base + k),
+                                   self.fast.history)
+            item = ScriptStatement(item, None, self.source, (self.locator, self.base + k), kind=found[1],
+                                   ops=found[2])
         return item
 
     def __iter__(self):
         for k in range(len(self.items)):
             yield self[k]
+
+    @property
+    def notable(self):
+        if self._notable is None:
+            measured = cls.FastPath.MEASURED_PREFIXES
+            self._notable = [self[k] for k, item in enumerate(self.items)
+                             if not isinstance(item, str) or item.startswith(measured)]
+        return self._notable
 
 
 class Block(object):
@@ -498,6 +512,7 @@ def split_ef_script_with_preamble(text, history=None, source=None):
         if collecting:
             gc.enable()
     items, notable = _flatten(items, notable, locator, source)
+    fast = cls.FastPath(history)
 
     def at(i):
         item = items[i]
@@ -544,7 +559,7 @@ def split_ef_script_with_preamble(text, history=None, source=None):
                 raise ScriptError(
                     "%s: statement guarded by %sEXISTS(... '%s') sits in the %s block of %s: the script was edited "
                     "or is not EF-generated." % (member.where, guard_kind, member.guard[0], direction, mid))
-        statements = StatementList(items[start:i], start, locator, source, members)
+        statements = StatementList(items[start:i], start, locator, source, fast)
         blocks.append(Block(mid, direction, statements, stmt, source,
                             idempotent=any(s.guard for s in members + [stmt])))
         start, members = i + 1, []

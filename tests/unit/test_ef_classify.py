@@ -235,12 +235,19 @@ def test_line_numbers_are_exact_in_a_long_script():
     'INSERT INTO ef."__efmigrationshistory" VALUES (\'x\', \'y\')', 'SELECT 1', "SET search_path TO audit",
 ])
 def test_plain_harmless_scan_agrees_with_the_parser(sql):
-    """Statements the bulk scan leaves out are exactly parser-harmless ones (never history, never CONCURRENTLY)."""
+    """Statements the bulk scan leaves as text are parser-harmless ones (never history, never CONCURRENTLY), or
+    measured ones whose operations the fast path reads exactly as the parser does."""
     flagged = [text for _start, text in cls.FastPath(H).not_plain_harmless("SELECT 1\x00%s\x00SELECT 2" % sql)]
     if sql not in flagged:
         stmt = _classified(sql, pglast.parse_sql(sql)[0].stmt, "s.sql", 1, H)
-        assert stmt.kind == cls.HARMLESS and stmt.history is None and not stmt.txn
-        assert not getattr(stmt.node, "concurrent", False)
+        assert stmt.history is None and not stmt.txn and not getattr(stmt.node, "concurrent", False)
+        if stmt.kind == cls.MEASURED:
+            assert sql.startswith(cls.FastPath.MEASURED_PREFIXES)
+            fast = cls.FastPath(H).classify(sql)
+            assert [(o.operation, o.schema, o.table, o.column) for o in fast[2]] == \
+                [(o.operation, o.schema, o.table, o.column) for o in stmt.ops]
+        else:
+            assert stmt.kind == cls.HARMLESS
     assert flagged[0] == "SELECT 1" and flagged[-1] == "SELECT 2"
 
 
