@@ -13,7 +13,9 @@ run and on the same text:
   split it, classify every statement (measured / harmless / unverified), check EF's block structure, index the
   blocks and select the ones a plan reverting every migration needs.
 
-and prints both, their ratio, the statements per second and the peak memory, as Markdown.
+and prints both, their ratio, then the time until the planner has also listed every operation to measure and
+every unverified statement (what the module reads before it queries the database), and the peak memory, as
+Markdown.
 The database-side measurement of the data at risk is not part of it (it depends on the tables, not the script).
 """
 from __future__ import annotations
@@ -83,15 +85,21 @@ def main(argv=None):
         index = ef_script.load_blocks([path], ef_script.HistoryTable())
         blocks = ef_script.select_blocks({"to_revert": list(ids), "to_apply": []}, index)
         plan_seconds = time.perf_counter() - started
+        # What the module then reads before it measures anything in the database: the statements to measure
+        # (their operations), the unverified ones.
+        measured = sum(len(op_list) for b in blocks for op_list in (s.ops for s in b.notable()))
+        unverified = sum(len(b.unverified()) for b in blocks)
+        notable_seconds = time.perf_counter() - started
     planned = sum(len(b.statements) + 1 for b in blocks)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     load = os.getloadavg()[0]
     print("| script | statements | pglast split, parser (s) | pglast split, scanner (s) | planning (s) | "
-          "planning / parser split | statements/s | peak RSS (MB) | load average |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print("| %.1f MB, %d migrations | %d | %.2f | %.2f | %.2f | %.2fx | %.0f | %.0f | %.1f |"
-          % (size / 1e6, len(ids), raw_count, raw_seconds, scan_seconds, plan_seconds, plan_seconds / raw_seconds,
-             planned / plan_seconds, rss, load))
+          "planning + operations to measure (s) | planning / parser split | measured ops | unverified | "
+          "peak RSS (MB) | load average |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| %.1f MB, %d migrations | %d | %.2f | %.2f | %.2f | %.2f | %.2fx | %d | %d | %.0f | %.1f |"
+          % (size / 1e6, len(ids), raw_count, raw_seconds, scan_seconds, plan_seconds, notable_seconds,
+             plan_seconds / raw_seconds, measured, unverified, rss, load))
     if planned != count or raw_count != count + 2 * len(ids):
         print("count mismatch: planned %d, generated %d, split %d" % (planned, count, raw_count), file=sys.stderr)
         return 1
