@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import time
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import qualified_name, quote_ident
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_script import HistoryTable
 from ansible_collections.almafrica.rollback.plugins.module_utils import data_loss as dl
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_migrations import ordinal_key
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_migrations import migration_name, ordinal_key
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_measure import (  # noqa: F401 (re-exported)
+    assess_data_loss, current_schema, measure_operation)
+from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import redact
 
 try:
     import psycopg2
@@ -25,6 +29,11 @@ try:
     import psycopg2.extensions
 except ImportError:  # pragma: no cover - postgres.ensure_required_libs reports it
     psycopg2 = None
+
+try:
+    from pglast import ast, enums
+except ImportError:  # pragma: no cover - ef_script reports the missing library
+    ast = enums = None
 
 
 class HistoryError(Exception):
@@ -36,7 +45,16 @@ class HistoryError(Exception):
 
 
 class ExecutionError(Exception):
-    """A statement of the plan failed; the transaction was rolled back."""
+    """A statement of the plan failed; the transaction was rolled back. ``details`` says where and why, as
+    PostgreSQL reported it (sqlstate, DETAIL, constraint, table)."""
+
+    def __init__(self, msg, details=None):
+        super().__init__(msg)
+        self.details = details or {}
+
+
+class ConnectionLost(ExecutionError):
+    """The connection died during the transaction: nothing was committed (or, while committing, unknown)."""
 
 
 class DataLossRefused(Exception):
@@ -132,11 +150,6 @@ def read_current_migration(conn, table="__EFMigrationsHistory", schema=None):
     return rows[-1][0] if rows else None
 
 
-def current_schema(cur):
-    cur.execute("SELECT current_schema()")
-    return cur.fetchone()[0]
-
-
 # -- locks ----------------------------------------------------------------------------------------
 def advisory_key(history):
     """A stable 64-bit key per database history table (the same for every run of this collection)."""
@@ -169,108 +182,117 @@ def release_advisory_lock(conn, key):
         pass  # the session ends right after; the lock goes with it
 
 
-# -- data-loss measurement -----------------------------------------------------------------------
-def _exists(cur, schema, table):
-    cur.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified_name(schema, table),))
-    return cur.fetchone()[0]
-
-
-def _column_type(cur, schema, table, column):
-    cur.execute("SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) "
-                "AND a.attname = %s AND NOT a.attisdropped AND a.attnum > 0", (qualified_name(schema, table), column))
-    row = cur.fetchone()
-    return row[0] if row else None
-
-
-def _measure(cur, op):
-    entry = {"operation": op.operation, "object": op.object, "exists": True}
-    table = qualified_name(op.schema, op.table) if op.table else None
-    if op.operation in (dl.DROP_TABLE, dl.TRUNCATE, dl.DELETE):
-        if not _exists(cur, op.schema, op.table):
-            entry["exists"] = False
-            return entry
-        where = " WHERE %s" % op.where if op.operation == dl.DELETE and op.where else ""
-        cur.execute("SELECT count(*) FROM %s%s" % (table, where))
-        entry["rows"] = cur.fetchone()[0]
-    elif op.operation in (dl.DROP_COLUMN, dl.ALTER_COLUMN_TYPE):
-        old_type = _column_type(cur, op.schema, op.table, op.column) if _exists(cur, op.schema, op.table) else None
-        if old_type is None:
-            entry["exists"] = False
-            return entry
-        col = quote_ident(op.column)
-        if op.operation == dl.DROP_COLUMN:
-            cur.execute("SELECT count(*), count(%s) FROM %s" % (col, table))
-            entry["rows"], entry["non_null"] = cur.fetchone()
-        else:
-            entry.update(old_type=old_type, new_type=op.new_type)
-            converted = "(%s)" % op.using if op.using else "%s::%s" % (col, op.new_type)
-            cur.execute("SELECT count(*), count(%s), count(*) FILTER (WHERE (%s)::%s IS DISTINCT FROM %s) FROM %s"
-                        % (col, converted, old_type, col, table))
-            entry["rows"], entry["non_null"], entry["values_changed"] = cur.fetchone()
-    elif op.operation == dl.DROP_SCHEMA:
-        cur.execute("SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')", (op.schema,))
-        tables = [r[0] for r in cur.fetchall()]
-        cur.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (op.schema,))
-        entry["exists"] = bool(cur.fetchone()[0])
-        total = 0
-        for name in tables:
-            cur.execute("SELECT count(*) FROM %s" % name)
-            total += cur.fetchone()[0]
-        entry["rows"] = total
-    elif op.operation == dl.DROP_TYPE:
-        cur.execute("SELECT to_regtype(%s)", (qualified_name(op.schema, op.table),))
-        if cur.fetchone()[0] is None:
-            entry["exists"] = False
-            return entry
-        cur.execute("SELECT a.attrelid::regclass::text, a.attname FROM pg_attribute a JOIN pg_class c "
-                    "ON c.oid = a.attrelid WHERE a.atttypid = to_regtype(%s) AND c.relkind IN ('r', 'p') "
-                    "AND NOT a.attisdropped", (qualified_name(op.schema, op.table),))
-        non_null = 0
-        for rel, att in cur.fetchall():
-            cur.execute("SELECT count(%s) FROM %s" % (quote_ident(att), rel))
-            non_null += cur.fetchone()[0]
-        entry["non_null"] = non_null
-    return entry
-
-
-def measure_operation(cur, op, migration, statement, lock=False):
-    """Measure what ``op`` would destroy now. A failing measurement (e.g. a conversion that errors) is reported,
-    not raised: the statement itself will then fail and roll everything back."""
-    cur.execute("SAVEPOINT almafrica_measure")
-    try:
-        if lock and op.table and op.operation != dl.DROP_TYPE and _exists(cur, op.schema, op.table):
-            cur.execute("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE" % qualified_name(op.schema, op.table))
-        entry = _measure(cur, op)
-        cur.execute("RELEASE SAVEPOINT almafrica_measure")
-    except psycopg2.Error as exc:
-        cur.execute("ROLLBACK TO SAVEPOINT almafrica_measure")
-        entry = {"operation": op.operation, "object": op.object, "exists": True,
-                 "note": "could not measure: %s" % str(exc).strip().splitlines()[0]}
-        if op.operation == dl.ALTER_COLUMN_TYPE:
-            entry["values_changed"] = entry["non_null"] = None
-            entry["note"] += " (the conversion would fail on this data)"
-    entry.update(migration=migration, statement=statement)
-    return entry
-
-
-def assess_data_loss(cur, blocks, default_schema, history_table):
-    """Data-loss entries of every destructive statement of ``blocks``, measured against the database now."""
-    entries = []
-    for block in blocks:
-        for stmt in block.statements:
-            for op in dl.destructive_operations(stmt.node, default_schema, history_table):
-                entries.append(measure_operation(cur, op, block.migration_id, stmt.where))
-    return entries
-
-
 # -- execution ------------------------------------------------------------------------------------
-def execute_blocks(conn, history, blocks, seen_history, expected, accepted, default_schema,
-                   lock_timeout=None, statement_timeout=None, create_history=()):
+def is_accepted_unverified(migration_id, accepted):
+    """``accept_unverified`` names a migration by its full id or its bare name."""
+    return migration_id in accepted or migration_name(migration_id) in accepted
+
+
+def _failure_details(block, stmt, exc, secrets):
+    diag = getattr(exc, "diag", None)
+    details = {"failed_migration": block.migration_id, "failed_direction": block.direction,
+               "failed_statement": redact(stmt.sql[:2000], secrets), "failed_file": stmt.source,
+               "failed_line": stmt.line, "sqlstate": getattr(exc, "pgcode", None)}
+    if diag is not None:
+        details.update(detail=redact(diag.message_detail, secrets), constraint=diag.constraint_name,
+                       table=diag.table_name, schema=diag.schema_name)
+    return details
+
+
+def foreign_key_added(stmt):
+    """``(child, fk columns, parent, parent columns or None)`` when ``stmt`` is ALTER TABLE ... ADD ... FOREIGN KEY
+    (what a Down() that re-adds a relationship runs, and what fails on rows written meanwhile)."""
+    if stmt._node is None or not isinstance(stmt.node, ast.AlterTableStmt):
+        return None
+    node = stmt.node
+    for cmd in node.cmds or ():
+        con = cmd.def_
+        if cmd.subtype == enums.AlterTableType.AT_AddConstraint and isinstance(con, ast.Constraint) \
+                and con.contype == enums.ConstrType.CONSTR_FOREIGN:
+            parent = con.pktable
+            return ((node.relation.schemaname, node.relation.relname), [a.sval for a in con.fk_attrs],
+                    (parent.schemaname, parent.relname), [a.sval for a in con.pk_attrs or ()] or None)
+    return None
+
+
+def offending_keys(cur, fk, limit=10):
+    """The first ``limit`` distinct foreign-key values of the child that have no parent row, queried in the state the
+    migration had reached (inside its savepoint): the rows that block the rollback."""
+    (cschema, child), columns, (pschema, parent), parent_columns = fk
+    if not parent_columns:
+        cur.execute("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                    "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND i.indisprimary "
+                    "ORDER BY array_position(i.indkey::int[], a.attnum::int)", (qualified_name(pschema, parent),))
+        parent_columns = [r[0] for r in cur.fetchall()]
+    if len(parent_columns) != len(columns):
+        return None
+    cols = ", ".join("c.%s" % quote_ident(c) for c in columns)
+    cur.execute("SELECT DISTINCT %s FROM %s c WHERE %s AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s) ORDER BY %s LIMIT %d"
+                % (cols, qualified_name(cschema, child), " AND ".join("c.%s IS NOT NULL" % quote_ident(c)
+                                                                      for c in columns),
+                   qualified_name(pschema, parent), " AND ".join("p.%s = c.%s" % (quote_ident(p), quote_ident(c))
+                                                                 for p, c in zip(parent_columns, columns)),
+                   cols, limit))
+    return [dict(zip(columns, (str(v) for v in row))) for row in cur.fetchall()]
+
+
+def rewrite_candidate(stmt):
+    """The table of an ALTER TABLE that may rewrite it (ALTER COLUMN TYPE, ADD COLUMN with a volatile default...)."""
+    if stmt._node is None or not isinstance(stmt.node, ast.AlterTableStmt):
+        return None
+    kinds = (enums.AlterTableType.AT_AlterColumnType, enums.AlterTableType.AT_AddColumn)
+    if any(cmd.subtype in kinds for cmd in stmt.node.cmds or ()):
+        return qualified_name(stmt.node.relation.schemaname, stmt.node.relation.relname)
+    return None
+
+
+def _query_offending_keys(cur, fk):
+    """Back to the savepoint before the failed ADD FOREIGN KEY, then the blocking keys (None when they cannot be
+    queried); the transaction rolls back afterwards anyway."""
+    try:
+        cur.execute("ROLLBACK TO SAVEPOINT almafrica_fk")
+        return offending_keys(cur, fk)
+    except psycopg2.Error:
+        if cur.connection.closed:
+            raise
+        return None
+
+
+def _relfilenode(cur, table):
+    cur.execute("SELECT c.relfilenode, n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)", (table,))
+    return cur.fetchone() or (None, table)
+
+
+def _lost_connection_message(exc, committing, where):
+    cause = " ".join(str(exc).split()) + (" (while running %s)" % where if where else "")
+    if committing:
+        return ("The connection to PostgreSQL was lost while committing (%s). Whether the transaction committed "
+                "is unknown: run this module without 'target' to read the history and see where the database "
+                "stands." % cause)
+    return ("The connection to PostgreSQL was lost in the middle of the migration: %s\nNothing was committed: the "
+            "whole plan runs in one transaction, which was never committed, and PostgreSQL discards an uncommitted "
+            "transaction when its session ends. To check, run this module without 'target': it reads the history."
+            % cause)
+
+
+def execute_blocks(conn, history, blocks, seen_history, expected, accepted, default_schema=None,
+                   lock_timeout=None, statement_timeout=None, create_history=(), accept_unverified=(), secrets=(),
+                   timings=None, rewrites=None):
     """Run ``blocks`` in one transaction; returns ``(executed, data_loss)``. Raises on any failure after
     rolling back. ``create_history``: the scripts' statements that create the history table, run first (as
-    ``dotnet ef database update`` creates it on a database EF has never migrated)."""
+    ``dotnet ef database update`` creates it on a database EF has never migrated). Unverified statements run only
+    in migrations named in ``accept_unverified``; ``timings`` (a dict) gets the seconds each migration took,
+    ``rewrites`` (a list) each ALTER TABLE that could rewrite its table, and whether it did (its relfilenode
+    changed) or was metadata-only. A failing ADD FOREIGN KEY reports the first offending keys."""
     executed, measured = [], []
+    for block in blocks:
+        if block.unverified() and not is_accepted_unverified(block.migration_id, accept_unverified):
+            first = block.unverified()[0]
+            raise ExecutionError("Migration %s has unverified statements (first at %s: %s) and is not in "
+                                 "accept_unverified. Nothing was changed." % (block.migration_id, first.where,
+                                                                              first.reason))
+    committing, where = False, None
     cur = conn.cursor()
     try:
         if lock_timeout:
@@ -289,30 +311,60 @@ def execute_blocks(conn, history, blocks, seen_history, expected, accepted, defa
             raise ExecutionError("The history changed between reading and locking it (now %s). Run again."
                                  % (now[-1] if now else "empty"))
         for block in blocks:
+            started = time.monotonic()
             for stmt in block.all_statements():
-                for op in dl.destructive_operations(stmt.node, default_schema, history.table):
-                    entry = measure_operation(cur, op, block.migration_id, stmt.where, lock=True)
-                    measured.append(entry)
-                    refused = dl.unaccepted([entry], accepted)
+                where = "migration %s at %s" % (block.migration_id, stmt.where)
+                for op in stmt.ops:
+                    entries = measure_operation(cur, op, block.migration_id, stmt.where, lock=True)
+                    measured.extend(entries)
+                    refused = dl.unaccepted(entries, accepted)
                     if refused:
                         raise DataLossRefused(refused)
+                fk = foreign_key_added(stmt)
+                if fk:
+                    cur.execute("SAVEPOINT almafrica_fk")
+                rewrite = rewrite_candidate(stmt)
+                before = _relfilenode(cur, rewrite) if rewrite and rewrites is not None else None
                 try:
                     cur.execute(stmt.sql)
                 except psycopg2.Error as exc:
+                    if conn.closed:
+                        raise
+                    details = _failure_details(block, stmt, exc, secrets)
+                    if fk and exc.pgcode == "23503":
+                        details["offending_keys"] = _query_offending_keys(cur, fk)
                     raise ExecutionError(
                         "Migration %s (%s) failed at %s: %s\nStatement: %s\nThe transaction was rolled back: "
                         "schema and history are exactly as before." % (
-                            block.migration_id, block.direction, stmt.where, str(exc).strip(), stmt.sql[:500]))
+                            block.migration_id, block.direction, stmt.where, redact(str(exc).strip(), secrets),
+                            redact(stmt.sql[:500], secrets)), details)
+                if fk:
+                    cur.execute("RELEASE SAVEPOINT almafrica_fk")
+                if before is not None:
+                    after_node = _relfilenode(cur, rewrite)
+                    rewrites.append({"migration": block.migration_id, "table": after_node[1], "statement": stmt.where,
+                                     "rewritten": before[0] != after_node[0]})
             executed.append({"migration": block.migration_id, "direction": block.direction, "source": block.source})
+            if timings is not None:
+                timings[block.migration_id] = round(time.monotonic() - started, 3)
         after = [r[0] for r in read_history(cur, history)]
         if after != expected:
             raise ExecutionError("After running the scripts the history is %s, not the planned %s: the scripts do not "
                                  "match the database. The transaction was rolled back."
                                  % (after[-1:] or "empty", expected[-1:] or "empty"))
+        committing, where = True, None
         conn.commit()
-    except BaseException:
-        conn.rollback()
+    except BaseException as exc:
+        try:
+            conn.rollback()
+        except psycopg2.Error:
+            pass  # the connection is gone: the server has discarded the transaction with the session
+        if conn.closed and isinstance(exc, psycopg2.Error):
+            raise ConnectionLost(_lost_connection_message(redact(str(exc), secrets), committing, where))
         raise
     finally:
-        cur.close()
+        try:
+            cur.close()
+        except psycopg2.Error:
+            pass
     return executed, measured

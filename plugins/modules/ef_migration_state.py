@@ -21,9 +21,12 @@ description:
     databases, or one database before and after a rollback and forward again, can be compared; with
     O(return_schema) also the description it hashes, for a readable diff.
   - Before anything runs, every statement of the plan that destroys data (DROP TABLE, DROP COLUMN, ALTER COLUMN TYPE,
-    DROP TYPE, DROP SCHEMA, TRUNCATE, DELETE) is measured against the live database; unless the object is listed in
-    O(accept_data_loss) the module fails with a table of what would be lost. Inside the transaction every such
-    statement is measured again, under lock, right before it runs.
+    DROP TYPE/DOMAIN, DROP SCHEMA, TRUNCATE, DELETE, UPDATE, and anything with CASCADE, followed through C(pg_depend))
+    is measured against the live database, names resolved on the session's search_path as PostgreSQL will; unless
+    the object is listed in O(accept_data_loss) the module fails with a table of what would be lost. Inside the
+    transaction every such statement is measured again, under lock, right before it runs.
+  - Default deny. A statement outside EF's migration blocks is refused; a statement whose effect on data cannot be
+    measured runs only when its migration is in O(accept_unverified). Only regular files are read as scripts.
 author:
   - Almafrica platform team (@almafrica)
 extends_documentation_fragment:
@@ -38,7 +41,8 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
-      - Shows the current migration and applied list before and after.
+      - Shows the current migration and applied list before and after, the unverified statements and what each
+        CASCADE would take.
 options:
   history_table:
     description:
@@ -106,6 +110,22 @@ options:
         EF names are.
       - With an external executor and no O(scripts) the data at risk cannot be measured; the module then refuses
         unless this list holds C(*).
+    type: list
+    elements: str
+    default: []
+  accept_unverified:
+    description:
+      - Migrations (full MigrationId or bare name) whose B(unverified) statements the operator accepts to run.
+      - "Every statement of a migration block is classified before anything runs. Measured statements (DROP
+        TABLE/COLUMN/TYPE/DOMAIN/SCHEMA, ALTER COLUMN TYPE, TRUNCATE, UPDATE/DELETE with a plain WHERE, anything with
+        CASCADE) have their effect on data counted (see RV(data_loss)); harmless ones (DDL that destroys no data,
+        C(INSERT ... VALUES)) just run. Anything whose effect on data cannot be measured is B(unverified): C(DO)
+        blocks other than EF's own guards, C(EXECUTE), C(SET)/C(RESET), C(INSERT ... SELECT), C(ALTER ... USING) with
+        an expression, C(COPY), C(CALL), C(SELECT), triggers, rules, C(CREATE OR REPLACE FUNCTION), and any statement
+        not recognised. Such a statement is refused, naming file and line, unless its migration is listed here
+        (typically the content of C(migrationBuilder.Sql())). Check mode lists them in RV(unverified)."
+      - Statements outside EF's migration blocks (anything but EF's history-table preamble and transaction
+        statements) are always refused.
     type: list
     elements: str
     default: []
@@ -226,6 +246,38 @@ data_loss:
   sample:
     - {migration: 20260301100000_AddOrderStatus, operation: drop_column, object: public.Orders.Status,
        rows: 120, non_null: 120, exists: true, statement: "rollback_v1.2.0.sql:12"}
+unverified:
+  description:
+    - Statements of the plan whose effect on data cannot be measured, with file, line, statement, why, and whether
+      their migration is in O(accept_unverified). Check mode lists them (and warns) instead of failing.
+  returned: when target is given and the plan has such statements
+  type: list
+  elements: dict
+  sample:
+    - {migration: 20260301100000_AddOrderStatus, file: rollback_v1.2.0.sql, line: 7, accepted: false,
+       statement: "DO $$ BEGIN EXECUTE 'DROP TABLE x'; END $$", reason: procedural code (DO block)}
+timings:
+  description: Seconds each migration took inside the transaction (sql executor).
+  returned: when something was executed by the sql executor
+  type: dict
+  sample: {20260310140000_WidenOrderAmount: 0.031}
+rewrites:
+  description:
+    - Each ALTER TABLE of the plan that could rewrite its table (ALTER COLUMN TYPE, ADD COLUMN), and whether it did
+      (the table's relfilenode changed inside the transaction, so the table was copied under an exclusive lock) or
+      was a metadata-only change.
+  returned: when something was executed by the sql executor
+  type: list
+  elements: dict
+  sample: [{migration: 20260310140000_WidenOrderAmount, table: public.Orders, statement: "rollback.sql:3", rewritten: true}]
+failed_migration:
+  description:
+    - When a statement fails, where and why, as PostgreSQL reported it. Also C(failed_statement) (password
+      removed), C(failed_file), C(failed_line), C(sqlstate), C(detail) (PostgreSQL's DETAIL), C(constraint),
+      C(table), and for a foreign-key violation C(offending_keys), the first 10 child keys without a parent row.
+  returned: when a statement of the plan failed
+  type: str
+  sample: 20260301100000_AddOrderStatus
 executed:
   description: The migration steps carried out, in order.
   returned: when something was executed
@@ -291,6 +343,24 @@ def _state_text(applied):
     return "\n".join(lines) + "\n"
 
 
+def _plan_notes(unverified, data_loss):
+    """What the diff adds after the planned state: unverified statements and what each CASCADE would take."""
+    lines = []
+    if unverified:
+        lines.append("unverified statements (run only when their migration is in accept_unverified):")
+        lines += ["  - %s:%s [%s%s] %s: %s" % (u["file"], u["line"], u["migration"],
+                                                ", accepted" if u["accepted"] else "", u["reason"],
+                                                " ".join(u["statement"].split())[:200]) for u in unverified]
+    cascades = [e for e in data_loss if e.get("via")]
+    if cascades:
+        lines.append("what a CASCADE would take:")
+        lines += ["  - %s: %s %s%s" % (e["via"], e["operation"].replace("cascade_", ""), e["object"],
+                                       " (%s rows)" % e["rows"] if "rows" in e and "non_null" not in e else
+                                       " (%s non-null values)" % e["non_null"] if "non_null" in e else "")
+                  for e in cascades]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def _load_index(module, history):
     paths, missing = ef_script.expand_script_paths(module.params["scripts"])
     if missing:
@@ -352,8 +422,7 @@ def history_to_create(module, cur, exc):
     probe = ef_script.HistoryTable(params["history_table"], params["history_schema"], "MigrationId")
     paths, _missing = ef_script.expand_script_paths(params["scripts"])
     for path in paths:
-        with open(path, encoding="utf-8-sig") as fh:
-            text = fh.read()
+        text = ef_script.read_script(path)
         try:
             preamble = ef_script.split_ef_script_with_preamble(text, probe, source=path)[0]
         except ef_script.ScriptError:
@@ -402,7 +471,7 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
         blocks = ef_script.select_blocks(plan, index)
         if not external:
             for block in blocks:
-                for stmt in block.all_statements():
+                for stmt in list(block.notable()) + [block.history_statement]:  # the plain harmless ones never are
                     why = ef_script.transaction_incompatible(stmt)
                     if why:
                         module.fail_json(msg="%s at %s (migration %s) cannot run inside a transaction; this module "
@@ -410,14 +479,27 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
                                              % (why, stmt.where, block.migration_id), **result)
 
     accepted = params["accept_data_loss"]
+    unverified = []
     if blocks is not None:
+        unverified = [dict(stmt.as_dict(block.migration_id),
+                           accepted=efdb.is_accepted_unverified(block.migration_id, params["accept_unverified"]))
+                      for block in blocks for stmt in block.unverified()]
+        for entry in unverified:
+            entry["statement"] = redact(entry["statement"], params)
+        if unverified:
+            result["unverified"] = unverified
         conn.autocommit = False
         try:
             with conn.cursor() as cur:
-                result["data_loss"] = efdb.assess_data_loss(cur, blocks, default_schema, history.table)
+                result["data_loss"] = efdb.assess_data_loss(cur, blocks)
         finally:
-            conn.rollback()
-            conn.autocommit = True
+            try:
+                conn.rollback()
+                conn.autocommit = True
+            except psycopg2.Error:
+                pass  # the connection is gone: the error that broke it is the one to report
+        if module._diff:
+            result["diff"]["after"] += _plan_notes(unverified, result["data_loss"])
     elif "*" not in accepted:
         module.fail_json(msg="Cannot measure the data at risk: executor=%s was given no 'scripts'. Give the release's "
                              "EF scripts for the check, or accept any loss with accept_data_loss: ['*']."
@@ -428,6 +510,19 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
                              "Nothing was changed.\n%s\nTo proceed, back the data up and add to accept_data_loss: %s"
                              % (target, format_loss_table(refused), ", ".join(sorted({e["object"] for e in refused}))),
                          **result)
+    refused_unverified = [u for u in unverified if not u["accepted"]]
+    if refused_unverified:
+        listing = "\n".join("  %s:%s (migration %s): %s: %s" % (u["file"], u["line"], u["migration"], u["reason"],
+                                                              " ".join(u["statement"].split())[:200])
+                            for u in refused_unverified)
+        what = ("Refusing to migrate to %s: %d statement(s) of the plan have an effect on data that cannot be "
+                "measured (unverified)" % (target, len(refused_unverified)))
+        accept = ", ".join(sorted({u["migration"] for u in refused_unverified}))
+        if not module.check_mode:
+            module.fail_json(msg="%s. Nothing was changed.\n%s\nRead them; if they are what the migration must do, "
+                                 "add to accept_unverified: %s" % (what, listing, accept), **result)
+        module.warn("%s; a real run would refuse them unless accept_unverified lists %s:\n%s"
+                    % (what, accept, listing))
     if module.check_mode:
         result["changed"] = True
         return
@@ -437,9 +532,12 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
     else:
         conn.autocommit = False
         statement_timeout = None if params["statement_timeout"] in ("0", "") else params["statement_timeout"]
+        timings, rewrites = {}, []
         result["executed"], result["data_loss"] = efdb.execute_blocks(
             conn, history, blocks, applied, expected, accepted, default_schema, params["lock_timeout"],
-            statement_timeout, create_history)
+            statement_timeout, create_history, accept_unverified=params["accept_unverified"],
+            secrets=[params["login_password"]], timings=timings, rewrites=rewrites)
+        result.update(timings=timings, rewrites=rewrites)
         conn.autocommit = True
     result["changed"] = True
     with conn.cursor() as cur:
@@ -483,6 +581,7 @@ def main():
         executor_args=dict(type="list", elements="str", default=[]),
         connection_env=dict(type="str", default="ConnectionStrings__DefaultConnection"),
         accept_data_loss=dict(type="list", elements="str", default=[]),
+        accept_unverified=dict(type="list", elements="str", default=[]),
         lock_timeout=dict(type="str", default="10s"),
         statement_timeout=dict(type="str", default="0"),
         return_schema=dict(type="bool", default=False),
@@ -502,7 +601,10 @@ def main():
         module.fail_json(msg="Refused inside the transaction (data changed since the check): rolled back, nothing "
                              "was changed.\n%s" % format_loss_table(exc.entries),
                          duration=round(time.monotonic() - started, 3), **result)
-    except (efdb.LockBusy, efdb.ExecutionError) as exc:
+    except efdb.ExecutionError as exc:
+        result.update(exc.details)
+        module.fail_json(msg=redact(str(exc), module.params), duration=round(time.monotonic() - started, 3), **result)
+    except efdb.LockBusy as exc:
         module.fail_json(msg=str(exc), duration=round(time.monotonic() - started, 3), **result)
     except psycopg2.Error as exc:
         module.fail_json(msg="PostgreSQL error: %s" % redact(str(exc).strip(), module.params),
