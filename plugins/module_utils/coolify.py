@@ -364,3 +364,32 @@ class CoolifyClient:
                                    "the server's Docker) or raise the timeout." % (uuid, status, prefix, timeout),
                                    body=app)
             self._sleep(interval)
+
+    # -- logs and images (issue 12) -------------------------------------------------------------
+    def application_logs(self, uuid, lines=100):
+        """``(running, text)``: the last ``lines`` lines of the application's container logs; ``(False, message)``
+        when Coolify answers 400 "Application is not running."."""
+        status, data = self.request("GET", "/api/v1/applications/%s/logs" % uuid, query={"lines": int(lines)},
+                                    ability="read", allow=(400,))
+        if status == 400:
+            return False, (data.get("message") if isinstance(data, dict) else str(data)) or "not running"
+        logs = data.get("logs") if isinstance(data, dict) else data
+        return True, "" if logs is None else str(logs)
+
+    def rollback_images(self, uuid):
+        """``{"current": tag or None, "images": [{"tag", "created_at", "is_current"}]}``; the list is empty when
+        Coolify cannot inspect the server."""
+        data = self.request("GET", "/api/v1/applications/%s/rollback-images" % uuid, ability="read")[1]
+        if not isinstance(data, dict):
+            raise CoolifyError("Coolify answered the rollback images of %s with %r, not an object." % (uuid, data))
+        images = [i for i in data.get("images") or [] if isinstance(i, dict) and i.get("tag")]
+        return {"current": data.get("current"), "images": images}
+
+
+def image_availability(images, tag):
+    """Whether ``tag`` can be deployed judging from Coolify's rollback images: ``available``, ``missing`` (the
+    list is not empty and lacks it) or ``unknown`` (empty list: the server could not be inspected)."""
+    tags = [i.get("tag") for i in images or [] if isinstance(i, dict)]
+    if not tags:
+        return "unknown"
+    return "available" if tag in tags else "missing"

@@ -108,6 +108,16 @@ options:
         secret are never shown in messages.
     type: dict
     default: {}
+  require_image:
+    description:
+      - Before a deployment or start (also in check mode, so a preflight that runs this module in check mode
+        checks it), read Coolify's rollback images (C(GET /api/v1/applications/{uuid}/rollback-images)) and refuse
+        when the list is not empty and lacks the tag, naming the tags that exist. Nothing is changed then.
+      - When the list is empty (Coolify could not inspect the server) or the endpoint does not exist, the task warns
+        that availability could not be checked and goes on.
+      - Set V(false) when the server pulls images from a registry at each deployment.
+    type: bool
+    default: true
 notes:
   - Only C(dockerimage) applications are supported. For applications built from git (nixpacks, dockerfile,
     docker compose ...) deploy the previous commit from Coolify, or use Coolify's rollback to a previous image.
@@ -202,6 +212,19 @@ deployment_status:
   returned: always
   type: str
   sample: finished
+image_available:
+  description:
+    - Whether the image tag to deploy is on Coolify's server - C(available), C(missing) or C(unknown) (the list was
+      empty, or the endpoint missing).
+  returned: when O(require_image) is true and a deployment or start was needed
+  type: str
+  sample: available
+available_tags:
+  description: The image tags Coolify's server has for the application's image, newest first.
+  returned: when the rollback images were read
+  type: list
+  elements: str
+  sample: [v1.2.0, v1.1.0, v1.0.0]
 previous_status:
   description: Application status read before anything changed.
   returned: when the application was read
@@ -244,6 +267,7 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.coolify import 
     deployment_convergence,
     deployment_log_lines,
     env_mismatches,
+    image_availability,
     pick_deployment,
 )
 
@@ -326,6 +350,36 @@ def wait_running(module, client, uuid, deadline, result):
         time.sleep(module.params["poll_interval"])
 
 
+def check_image(module, client, uuid, image_tag, name_changes, result):
+    """Refuse, before anything changes, to deploy a tag that Coolify's server does not have (a pruned image would
+    fail the deployment only after the database has moved); warn when the server cannot be inspected."""
+    if name_changes:
+        result["image_available"] = "unknown"
+        module.warn("image_name changes: Coolify's rollback images list the current image only, so the availability "
+                    "of %s could not be checked." % image_tag)
+        return
+    try:
+        listing = client.rollback_images(uuid)
+    except CoolifyError as exc:
+        if exc.status != 404:
+            raise
+        result["image_available"] = "unknown"
+        module.warn("This Coolify has no rollback-images endpoint (404): the availability of image tag %s could not "
+                    "be checked." % image_tag)
+        return
+    tags = [i["tag"] for i in listing["images"]]
+    result["available_tags"] = tags
+    result["image_available"] = image_availability(listing["images"], image_tag)
+    if result["image_available"] == "missing":
+        raise DeployFailed("Image tag %s of %s is not on Coolify's server; the images there are: %s. Nothing was "
+                           "changed. Push or pull %s:%s to the server first (or set require_image=false to let the "
+                           "deployment pull it)." % (image_tag, result["image_name"], ", ".join(tags),
+                                                     result["image_name"], image_tag))
+    if result["image_available"] == "unknown":
+        module.warn("Coolify returned no rollback images for %s (it could not inspect the server): the availability "
+                    "of image tag %s could not be checked." % (uuid, image_tag))
+
+
 def is_exited(status):
     return (status or "").strip().lower().startswith("exited")
 
@@ -405,6 +459,8 @@ def run(module, client, result, deadline):
                 follow_deployment(module, client, uuid, latest, image_tag, deadline, result)
                 wait_running(module, client, uuid, deadline, result)
             return
+    if params["require_image"]:
+        check_image(module, client, uuid, image_tag, "docker_registry_image_name" in update, result)
     result["changed"] = True
     result["image_name"] = after_name
     # A stopped application is started (Coolify's start queues a deployment of the configured image).
@@ -440,6 +496,7 @@ def main():
         poll_interval=dict(type="float", default=5.0),
         force=dict(type="bool", default=False),
         expect_env=dict(type="dict", default={}),
+        require_image=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("state", "deployed", ("image_tag",))])

@@ -119,8 +119,11 @@ def test_coolifys_default_docker_cleanup_prunes_the_image_a_rollback_needs(stage
     assert sorted(server.pruned_images) == ["almafrica/api:v1.0.0", "almafrica/api:v1.1.0"]
 
     run = run_module("coolify_deploy", args(server, image_tag="v1.1.0"))
-    assert run.failed
-    assert run["deployment_status"] == "failed" and "manifest unknown" in run["msg"]
+    assert run.failed  # refused by require_image before anything changed
+    assert "Image tag v1.1.0 of almafrica/api is not on Coolify's server; the images there are: v1.2.0." in run["msg"]
+    assert server.app.image_tag == "v1.2.0" and server.deployments == {}
+    tried = run_module("coolify_deploy", args(server, image_tag="v1.1.0", require_image=False))
+    assert tried.failed and tried["deployment_status"] == "failed" and "manifest unknown" in tried["msg"]
 
 
 def test_start_after_stop_runs_the_configured_tag_and_is_idempotent(stage):

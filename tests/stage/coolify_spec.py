@@ -58,6 +58,8 @@ SERVED = [
     ("/deployments/applications/{uuid}", "get"),
     ("/applications/{uuid}/stop", "post"),
     ("/applications/{uuid}/start", "post"),
+    ("/applications/{uuid}/logs", "get"),
+    ("/applications/{uuid}/rollback-images", "get"),
 ]
 
 
