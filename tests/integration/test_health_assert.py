@@ -225,7 +225,7 @@ def test_fails_clearly_when_app_and_schema_disagree(pg, dbname):
     assert health["mismatches"] == ["status 503, expected 200"]
     assert orders.failed and orders["failed_check"] == "orders"
     assert orders["checks"][1]["status"] == 500
-    assert 'column \\"Status\\" does not exist' in orders["msg"]
+    assert 'column o.Status does not exist' in orders["msg"]
 
 
 # -- secrets ------------------------------------------------------------------------------------------
