@@ -66,6 +66,7 @@ roundtrip: deps
 bench: deps
 	$(BIN)/python bench/backup.py --size 1GB --repeat 2 --markdown
 	$(BIN)/python bench/rehearsal.py --runs 3
+	$(BIN)/python bench/lint.py --repeat 3 --markdown
 
 clean:
 	rm -rf $(VENV) $(COLLECTIONS) .build .pytest_cache tests/output

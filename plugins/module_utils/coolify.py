@@ -12,31 +12,34 @@ Facts it relies on (Coolify 4.3.11, openapi.yaml + controllers):
 * "Deployment already queued" comes with a deployment_uuid that was never stored (404): find the real one in
   ``GET /deployments/applications/{uuid}`` (``{count, deployments}``, newest first).
 * Errors: 401 ``Unauthenticated.``, 403 missing ability or API disabled, 404, 422 ``{message, errors}``,
-  429 with ``Retry-After``. 429, 5xx and connection errors are retried with backoff.
+  429 with ``Retry-After``. Requests go through ``module_utils.http`` (one retry policy, TLS with ``ca_path``,
+  bodies capped at ``max_body_bytes``, redirects never followed so the token stays with ``api_url``): reads and
+  field updates are retried after 5xx and connection errors, every call after a 429. ``POST /deploy`` is not
+  idempotent: after a 5xx or a dropped connection the client looks for the deployment it may have queued (one
+  absent from the application's list taken just before) and follows it; only when there is none does it ask once
+  more.
 """
 from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 
-from http.client import HTTPException
-from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
 
 from ansible.module_utils.basic import env_fallback
-from ansible.module_utils.urls import open_url
 
-# Retry-After parsing and backoff are shared with every HTTP client of the collection.
+# Retry-After parsing, backoff and the client are shared with every HTTP client of the collection.
 from ansible_collections.almafrica.rollback.plugins.module_utils.http import (  # noqa: F401 - re-exported
-    MAX_RETRY_AFTER, parse_retry_after, backoff_delay as http_backoff_delay)
+    DEFAULT_MAX_BODY_BYTES, MAX_RETRY_AFTER, BodyTooLarge, HttpClient, HttpError, decode_json, parse_retry_after,
+    backoff_delay as http_backoff_delay)
 
 PENDING_STATUSES = ("queued", "in_progress")
 SUCCESS_STATUSES = ("finished",)
 FAILURE_STATUSES = ("failed", "cancelled-by-user")
 ALREADY_QUEUED = "already queued"
 TRANSIENT_HTTP = (500, 502, 503, 504)
+DEPLOY_LOOKBACK = 20  # deployments read before and after a deploy request to tell a new one
 SECRET_KEY_PATTERN = re.compile(r"pass|secret|token|key|connection|credential", re.IGNORECASE)
 
 
@@ -46,19 +49,32 @@ def coolify_argument_spec():
         api_url=dict(type="str", required=True, fallback=(env_fallback, ["COOLIFY_API_URL"])),
         api_token=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["COOLIFY_API_TOKEN"])),
         validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path"),
         request_timeout=dict(type="float", default=30.0),
         request_retries=dict(type="int", default=5),
+        max_body_bytes=dict(type="int", default=DEFAULT_MAX_BODY_BYTES),
     )
+
+
+def coolify_client_options(params):
+    """The CoolifyClient keyword arguments of a module's ``coolify_argument_spec`` params."""
+    return dict(validate_certs=params["validate_certs"], ca_path=params.get("ca_path"),
+                request_timeout=params["request_timeout"], retries=params["request_retries"],
+                max_body_bytes=params.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES))
 
 
 class CoolifyError(Exception):
     """A failed API call; ``str()`` says what failed and what to check. Never holds the token."""
 
-    def __init__(self, msg, status=None, message=None, body=None):
+    def __init__(self, msg, status=None, message=None, body=None, uncertain=False):
         super(CoolifyError, self).__init__(msg)
         self.status = status
         self.message = message
         self.body = body
+        # True when the request may have acted although it failed (a 5xx, or a connection dropped after sending)
+        self.uncertain = uncertain
+        # set by deploy() when it verified that no deployment was queued
+        self.nothing_queued = False
 
 
 # -- pure logic ---------------------------------------------------------------------------------
@@ -225,76 +241,65 @@ class CoolifyClient:
     """Bearer-authenticated JSON client with retries; ``attempts`` counts every HTTP attempt made."""
 
     def __init__(self, api_url, token, validate_certs=True, request_timeout=30.0, retries=5, deadline=None,
-                 sleep=time.sleep, clock=time.monotonic):
+                 sleep=time.sleep, clock=time.monotonic, ca_path=None, max_body_bytes=DEFAULT_MAX_BODY_BYTES):
         self.base = normalize_api_url(api_url)
-        self._token = token
-        self.validate_certs = validate_certs
-        self.request_timeout = request_timeout
-        self.retries = retries
         self.deadline = deadline
         self._sleep = sleep
         self._clock = clock
-        self.attempts = 0
         self.retried = []  # (method, path, reason) of each retry, for the result
+        self.http = HttpClient(validate_certs=validate_certs, ca_path=ca_path, request_timeout=request_timeout,
+                               retries=retries, backoff_base=0.5, backoff_cap=30.0, bearer_token=token,
+                               headers={"Accept": "application/json"}, follow_redirects="none",
+                               max_body_bytes=max_body_bytes, clock=clock, sleep=sleep,
+                               deadline=deadline if deadline is not None else float("inf"))
 
-    def _open(self, method, path, query, body):
-        url = self.base + path + ("?" + urlencode(query) if query else "")
-        headers = {"Authorization": "Bearer " + self._token, "Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body)
-            headers["Content-Type"] = "application/json"
-        return open_url(url, method=method, data=data, headers=headers, validate_certs=self.validate_certs,
-                        timeout=self.request_timeout, follow_redirects="none", http_agent="almafrica.rollback")
+    @property
+    def attempts(self):
+        return self.http.attempts
 
-    @staticmethod
-    def _decode(raw):
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
+    def close(self):
+        self.http.close()
 
-    def request(self, method, path, query=None, body=None, ability=None, allow=()):
-        """(status, data) of a successful call (or of a status in ``allow``); raises CoolifyError otherwise."""
-        attempt = 0
-        while True:
-            attempt += 1
-            self.attempts += 1
-            delay = None
-            try:
-                resp = self._open(method, path, query, body)
-                return resp.getcode(), self._decode(resp.read())
-            except HTTPError as exc:
-                data = self._decode(exc.read() if exc.fp is not None else b"")
-                message = data.get("message") if isinstance(data, dict) else (data or exc.reason)
-                if exc.code in allow:
-                    return exc.code, data
-                if exc.code == 429:
-                    delay = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-                    delay = backoff_delay(attempt) if delay is None else delay
-                elif exc.code not in TRANSIENT_HTTP:
-                    errors = data.get("errors") if isinstance(data, dict) else None
-                    raise CoolifyError(explain_http_error(exc.code, method, path, message, errors, ability),
-                                       status=exc.code, message=message, body=data)
-                failure = CoolifyError(explain_http_error(exc.code, method, path, message, ability=ability),
-                                       status=exc.code, message=message, body=data)
-                reason = "HTTP %d" % exc.code
-            except (URLError, HTTPException, socket.timeout, ConnectionError, OSError) as exc:
-                cause = getattr(exc, "reason", None) or exc
-                failure = CoolifyError("Cannot reach Coolify at %s (%s %s: %s): check api_url, that Coolify is up and "
-                                       "that this host can reach it." % (self.base, method, path, cause))
-                reason = type(cause).__name__
-            if delay is None:
-                delay = backoff_delay(attempt)
-            if attempt > self.retries:
-                raise CoolifyError("%s Gave up after %d attempts." % (failure, attempt), status=failure.status,
-                                   message=failure.message, body=failure.body)
-            if self.deadline is not None and self._clock() + delay > self.deadline:
-                raise CoolifyError("%s Retrying in %.0f s would pass the timeout." % (failure, delay),
-                                   status=failure.status, message=failure.message, body=failure.body)
+    def _note_retries(self, path):
+        for method, _url, reason, delay in self.http.retry_log:
             self.retried.append("%s %s: %s, retried after %.1f s" % (method, path, reason, delay))
-            self._sleep(delay)
+        del self.http.retry_log[:]
+
+    def request(self, method, path, query=None, body=None, ability=None, allow=(), idempotent=None):
+        """(status, data) of a successful call (or of a status in ``allow``); raises CoolifyError otherwise.
+
+        ``idempotent`` as in ``HttpClient.request``: a call that may act twice is never repeated blindly."""
+        url = self.base + path + ("?" + urlencode(query) if query else "")
+        try:
+            response = self.http.request(method, url, json_body=body, idempotent=idempotent)
+        except BodyTooLarge as exc:
+            self._note_retries(path)
+            # the request was answered (and may have acted): only its answer is too big to read
+            raise CoolifyError("Coolify's answer is too large (%s)" % exc, uncertain=True) from None
+        except HttpError as exc:
+            self._note_retries(path)
+            raise CoolifyError("Cannot reach Coolify at %s (%s): check api_url, ca_path/validate_certs, that Coolify "
+                               "is up and that this host can reach it." % (self.base, exc), uncertain=exc.sent) from None
+        self._note_retries(path)
+        status = response.status_code
+        ok, data = decode_json(response.text)
+        if not ok:
+            data = response.text
+        if 200 <= status < 300 or status in allow:
+            return status, data
+        if 300 <= status < 400:
+            raise CoolifyError("Coolify at %s answered %s %s with a redirect (%d) to %s: set api_url to the address "
+                               "Coolify really serves. Redirects are not followed, so the token goes nowhere else."
+                               % (self.base, method, path, status, self.http.shown_url(response.headers.get("Location") or "?")),
+                               status=status)
+        message = data.get("message") if isinstance(data, dict) else (data or response.reason)
+        errors = data.get("errors") if isinstance(data, dict) and status == 422 else None
+        msg = explain_http_error(status, method, path, message, errors, ability)
+        if response.gave_up == "retries":
+            msg += " Gave up after %d attempts." % response.attempts
+        elif response.gave_up == "deadline":
+            msg += " Retrying in %.0f s would pass the timeout." % response.retry_in
+        raise CoolifyError(msg, status=status, message=message, body=data, uncertain=status >= 500)
 
     # -- endpoints ----------------------------------------------------------------------------
     def version(self):
@@ -307,20 +312,70 @@ class CoolifyClient:
         return self.request("GET", "/api/v1/applications/%s/envs" % uuid, ability="read")[1]
 
     def update_application(self, uuid, fields):
-        return self.request("PATCH", "/api/v1/applications/%s" % uuid, body=fields, ability="write")[1]
+        # setting fields to given values acts the same however often it arrives: safe to repeat
+        return self.request("PATCH", "/api/v1/applications/%s" % uuid, body=fields, ability="write",
+                            idempotent=True)[1]
 
-    def deploy(self, uuid, force=False):
-        """The first entry of ``deployments`` of POST /deploy (GET on 405, Coolify before 4.2)."""
+    def deploy(self, uuid, force=False, image_tag=None):
+        """The first entry of ``deployments`` of POST /deploy (GET on 405, Coolify before 4.2).
+
+        Never repeated blindly: after a 5xx or a connection dropped once sent, it waits, then looks for a deployment
+        of the application that was not in its list just before the request; it follows that one, and only when
+        there is none asks once more."""
         query = {"uuid": uuid}
         if force:  # PHP reads any non-empty string as true: never send force=false
             query["force"] = "true"
+        try:
+            known = set(d.get("deployment_uuid") for d in self.application_deployments(uuid, take=DEPLOY_LOOKBACK))
+        except CoolifyError as exc:
+            exc.nothing_queued = True  # the deploy request was never sent
+            raise
+        for attempt in (1, 2):
+            try:
+                return self._deploy_once(uuid, query)
+            except CoolifyError as exc:
+                if not exc.uncertain:
+                    exc.nothing_queued = True  # Coolify answered: refused (4xx), it queued nothing
+                    raise
+                failure = exc
+            delay = backoff_delay(attempt)
+            if self.deadline is not None and self._clock() + delay > self.deadline:
+                raise CoolifyError("%s Whether Coolify queued a deployment is unknown and waiting to look would pass "
+                                   "the timeout: check the application's deployments in Coolify." % failure,
+                                   status=failure.status)
+            self._sleep(delay)
+            queued = self.new_deployment(uuid, known, image_tag)
+            reason = "HTTP %s" % failure.status if failure.status else "no answer"
+            if queued is not None:
+                self.retried.append("POST /api/v1/deploy: %s, but Coolify had queued deployment %s: followed it, "
+                                    "not deployed again" % (reason, queued.get("deployment_uuid")))
+                return {"message": "Deployment queued (found after %s)." % reason, "resource_uuid": uuid,
+                        "deployment_uuid": queued.get("deployment_uuid")}
+            if attempt == 2:
+                final = CoolifyError("%s Coolify queued no deployment after two deploy requests; not asking again "
+                                     "(a deploy is never repeated blindly)." % failure, status=failure.status,
+                                     message=failure.message, body=failure.body)
+                final.nothing_queued = True
+                raise final
+            self.retried.append("POST /api/v1/deploy: %s, no deployment queued, retried once after %.1f s"
+                                % (reason, delay))
+
+    def _deploy_once(self, uuid, query):
         status, data = self.request("POST", "/api/v1/deploy", query=query, ability="deploy", allow=(405,))
-        if status == 405:
-            status, data = self.request("GET", "/api/v1/deploy", query=query, ability="deploy")
+        if status == 405:  # Coolify before 4.2: the same deploy, as a GET that acts (not idempotent)
+            status, data = self.request("GET", "/api/v1/deploy", query=query, ability="deploy", idempotent=False)
         deployments = data.get("deployments") if isinstance(data, dict) else None
         if not deployments:
             raise CoolifyError("Coolify queued no deployment for %s: it answered %s" % (uuid, json.dumps(data)[:300]))
         return deployments[0]
+
+    def new_deployment(self, uuid, known, image_tag=None):
+        """The application's newest deployment (of ``image_tag`` or untagged) whose id is not in ``known``."""
+        fresh = [d for d in self.application_deployments(uuid, take=DEPLOY_LOOKBACK)
+                 if isinstance(d, dict) and d.get("deployment_uuid") not in known]
+        if image_tag is None:
+            return fresh[0] if fresh else None
+        return pick_deployment(fresh, image_tag)
 
     def deployment(self, deployment_uuid):
         return self.request("GET", "/api/v1/deployments/%s" % deployment_uuid, ability="read")[1]

@@ -13,8 +13,12 @@ string constants of the class and concatenations. What cannot be resolved is kep
 """
 from __future__ import annotations
 
+import decimal
 import os
 import re
+
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp_project import (
+    PROVIDER_MARKERS, resolve_bases, skip_model_bodies)
 
 try:
     import tree_sitter
@@ -159,6 +163,12 @@ class MigrationClass(object):
         self.up = MigrationMethod("Up")
         self.down = MigrationMethod("Down")
         self.constants = {}
+        self.bases = []  # simple names of the declared base types (no namespace, no generic arguments)
+        self.is_abstract = False
+        self.is_base = False  # another class of the folder derives from it
+        self.inherited = {}  # "Up"/"Down" -> full name of the base class the method comes from
+        self.unresolved_base = None  # the first base class not found under the folder, when a method may come from it
+        self.providers = set()  # EF providers named in the class' files (Npgsql, MySql, Sqlite, SqlServer)
 
     @property
     def full_name(self):
@@ -166,7 +176,9 @@ class MigrationClass(object):
 
     @property
     def is_migration(self):
-        return (self.derives_from_migration or self.migration_id is not None) and not self.is_snapshot
+        if self.is_snapshot or self.is_abstract or (self.is_base and self.migration_id is None):
+            return False  # EF instantiates neither abstract classes nor the project's own base classes
+        return self.derives_from_migration or self.migration_id is not None
 
 
 _PARSER = None
@@ -237,10 +249,13 @@ class _Resolver(object):
             except ValueError:
                 return Unresolved(_text(node))
         if kind == "real_literal":
-            return _text(node).rstrip("fFdDmM").replace("_", "")
+            try:  # 0.0, 0m, 1e5f: a number, never to be confused with the string "0.0"
+                return decimal.Decimal(_text(node).rstrip("fFdDmM").replace("_", ""))
+            except decimal.InvalidOperation:
+                return Unresolved(_text(node))
         if kind == "prefix_unary_expression" and _text(node).startswith("-"):
             inner = self.value(_named_children(node)[0])
-            return -inner if isinstance(inner, int) else Unresolved(_text(node))
+            return -inner if isinstance(inner, (int, decimal.Decimal)) and not isinstance(inner, bool) else Unresolved(_text(node))
         if kind == "parenthesized_expression":
             return self.value(_named_children(node)[0])
         if kind in ("implicit_array_creation_expression", "array_creation_expression"):
@@ -364,13 +379,13 @@ def _throw_text(body):
     return None
 
 
-def _walk(node, visit):
+def _walk(node, visit, named_only=False):
     stack = [node]
     while stack:
         cur = stack.pop()
         if visit(cur) is False:
             continue
-        stack.extend(reversed(cur.children))
+        stack.extend(reversed(cur.named_children if named_only else cur.children))
 
 
 def _read_method(method_node, target, rel_path, resolver):
@@ -395,9 +410,13 @@ def _read_method(method_node, target, rel_path, resolver):
     if body is None or builder is None:
         return
 
+    if body.has_error:
+        def error(node):
+            if node.type == "ERROR" or node.is_missing:
+                target.syntax_errors.append(node.start_point[0] + 1)
+        _walk(body, error)
+
     def visit(node):
-        if node.type == "ERROR" or node.is_missing:
-            target.syntax_errors.append(node.start_point[0] + 1)
         if node.type != "invocation_expression":
             return True
         func = node.child_by_field_name("function")
@@ -406,7 +425,7 @@ def _read_method(method_node, target, rel_path, resolver):
             receiver = func.child_by_field_name("expression")
             if receiver is not None and receiver.type == "identifier" and _text(receiver) == builder:
                 target.operations.append(_operation(node, func, arglist, rel_path, resolver))
-                return True
+                return False  # its arguments (column lambdas...) hold no further builder call
         # The builder handed to a helper (SqlHelper.RunScript(migrationBuilder, "x.sql")): opaque to us.
         if arglist is not None and any(_text(a).strip() == builder for a in _named_children(arglist)):
             target.other_calls.append(Operation(_text(func) if func is not None else "?", {
@@ -415,7 +434,7 @@ def _read_method(method_node, target, rel_path, resolver):
                 node.start_point[0] + 1, _first_line(node), rel_path))
         return True
 
-    _walk(body, visit)
+    _walk(body, visit, named_only=True)
 
 
 def _first_line(node):
@@ -530,40 +549,60 @@ def find_source_files(root):
     return sources, resources
 
 
-def read_migrations(files, root):
-    """Parse ``files`` and return ``[MigrationClass]`` (migrations and model snapshots) in file order."""
+def _modifiers(class_node):
+    return {_text(c) for c in _named_children(class_node) if c.type == "modifier"}
+
+
+def read_migrations(files, root, on_file=None):
+    """Parse ``files`` and return ``[MigrationClass]`` (migrations and model snapshots) in file order.
+
+    Two passes: every part of every class is read first (constants of a partial class may live in another file,
+    such as a ``.sql.cs`` part), then the Up()/Down() bodies are resolved with all of them. ``on_file(rel_path)``
+    is called before each file is read (the caller's time limit names the file it stopped in).
+    """
     parser = csharp_parser()
     classes = {}
+    parts = []
     for path in files:
+        rel_path = os.path.relpath(path, root)
+        if on_file is not None:
+            on_file(rel_path)
         with open(path, "rb") as fh:
             source = fh.read()
         if source.startswith(b"\xef\xbb\xbf"):
             source = source[3:]
-        rel_path = os.path.relpath(path, root)
-        tree = parser.parse(source)
+        providers = {name for marker, name in PROVIDER_MARKERS if marker in source}
+        tree = parser.parse(skip_model_bodies(source))
         for class_node in _class_declarations(tree.root_node):
             name = _text(class_node.child_by_field_name("name"))
             key = (_namespace_of(class_node), name)
             cls = classes.get(key)
             if cls is None:
                 cls = classes[key] = MigrationClass(key[0], name)
-            consts = _constants(class_node)
-            cls.constants.update(consts)
-            resolver = _Resolver(cls.constants)
-            attrs = _attributes(class_node, resolver)
-            if attrs.get("Migration"):
-                cls.migration_id = attrs["Migration"][0] if isinstance(attrs["Migration"][0], str) else None
-            if attrs.get("DbContext"):
-                cls.context = str(attrs["DbContext"][0]).split(".")[-1]
-            bases = next((c for c in _named_children(class_node) if c.type == "base_list"), None)
-            if bases is not None:
-                base_names = [_text(b).split("<")[0].split(".")[-1] for b in _named_children(bases)]
-                cls.derives_from_migration |= "Migration" in base_names
-                cls.is_snapshot |= "ModelSnapshot" in base_names
+            cls.constants.update(_constants(class_node))
+            cls.providers |= providers
+            cls.is_abstract |= "abstract" in _modifiers(class_node)
             cls.files.append(rel_path)
-            body = class_node.child_by_field_name("body")
-            for method in (c for c in _named_children(body) if c.type == "method_declaration") if body else ():
-                mname = _text(method.child_by_field_name("name"))
-                if mname in ("Up", "Down"):
-                    _read_method(method, cls.up if mname == "Up" else cls.down, rel_path, resolver)
+            parts.append((cls, class_node, rel_path, tree))
+    for cls, class_node, rel_path, _tree in parts:
+        if on_file is not None:
+            on_file(rel_path)
+        resolver = _Resolver(cls.constants)
+        attrs = _attributes(class_node, resolver)
+        if attrs.get("Migration"):
+            cls.migration_id = attrs["Migration"][0] if isinstance(attrs["Migration"][0], str) else None
+        if attrs.get("DbContext"):
+            cls.context = str(attrs["DbContext"][0]).split(".")[-1]
+        bases = next((c for c in _named_children(class_node) if c.type == "base_list"), None)
+        if bases is not None:
+            base_names = [_text(b).split("<")[0].split(".")[-1].strip() for b in _named_children(bases)]
+            cls.derives_from_migration |= "Migration" in base_names
+            cls.is_snapshot |= "ModelSnapshot" in base_names
+            cls.bases.extend(b for b in base_names if b not in cls.bases)
+        body = class_node.child_by_field_name("body")
+        for method in (c for c in _named_children(body) if c.type == "method_declaration") if body else ():
+            mname = _text(method.child_by_field_name("name"))
+            if mname in ("Up", "Down"):
+                _read_method(method, cls.up if mname == "Up" else cls.down, rel_path, resolver)
+    resolve_bases(list(classes.values()))
     return [c for c in classes.values() if c.is_migration or c.is_snapshot]

@@ -1,14 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Almafrica platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""HTTP for the collection's modules: a requests session with bounded retries, and the pure pieces around it.
+"""HTTP for the collection's modules: a requests session with bounded retries, redirects and bodies.
 
-``HttpClient.request`` retries connection errors, HTTP 5xx and 429 (honouring ``Retry-After``) with exponential
-backoff, never past a total deadline, and returns the last response (any status) for the caller to judge;
-it raises ``HttpError`` only when no response came at all. Bearer tokens and other secrets never reach error
-text: every message goes through ``redact``.
+``HttpClient.request`` applies the one retry policy of the collection (``http_policy``): idempotent requests are
+retried after connection errors and HTTP 500/502/503/504, any request after a 429 or a connection that never
+opened, honouring ``Retry-After``, with exponential backoff, never starting a wait that passes the deadline. It
+returns the last response (any status) for the caller to judge and raises ``HttpError`` when no usable response
+came. Redirects are followed by the client itself (never by requests), only as ``follow_redirects`` allows, without
+credentials or custom headers to another origin. Bodies are read as a stream and refused past ``max_body_bytes``.
+Bearer tokens and other secrets never reach error text: every message goes through ``redact``.
 
-    client = HttpClient(validate_certs=True, request_timeout=10, total_timeout=60, bearer_token=token)
+    client = HttpClient(validate_certs=True, ca_path=None, request_timeout=10, total_timeout=60, bearer_token=token)
     response = client.request("GET", url)
     data = response_json(response)
 """
@@ -20,6 +23,11 @@ import re
 import time
 import traceback
 
+from ansible_collections.almafrica.rollback.plugins.module_utils.http_policy import (  # noqa: F401 - re-exported
+    DEFAULT_MAX_BODY_BYTES, FOLLOW_REDIRECTS, IDEMPOTENT_METHODS, MAX_REDIRECTS, REDIRECT_STATUSES, RedirectRefused,
+    headers_for_hop, hide_credentials, is_idempotent, is_retryable_status, may_retry_failure, plan_redirect,
+    same_origin,
+)
 from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import REDACTED, redact as redact_secrets
 
 try:
@@ -32,7 +40,6 @@ except ImportError:  # reported by the module through missing_required_lib
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 MAX_RETRY_AFTER = 300.0
-IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
 USER_AGENT = "almafrica.rollback"
 
 _BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]+=*|\b(basic)(\s+)[A-Za-z0-9+/]{8,}=*")
@@ -42,12 +49,23 @@ _SECRET_KEY = re.compile(r"(?i)(^|[_\-])(token|password|passwd|secret|api[_\-]?k
 
 
 class HttpError(Exception):
-    """No usable HTTP response: connection refused, timeouts, TLS errors, the deadline passed."""
+    """No usable HTTP response: connection refused, timeouts, TLS errors, a refused redirect, a body too large.
 
-    def __init__(self, msg, attempts=0, cause=None):
+    ``sent`` is False only when the request certainly never reached the server (the connection never opened)."""
+
+    def __init__(self, msg, attempts=0, cause=None, sent=True):
         super().__init__(msg)
         self.attempts = attempts
         self.cause = cause
+        self.sent = sent
+
+
+class BodyTooLarge(HttpError):
+    """The response body is larger than ``max_body_bytes``; reading stopped at the cap."""
+
+
+class RedirectError(HttpError):
+    """A redirect the policy refuses (another origin, credentials in Location, https to http) or too many."""
 
 
 # -- pure helpers ---------------------------------------------------------------------------------
@@ -107,11 +125,6 @@ def backoff_delay(attempt, base=0.5, cap=10.0):
     return min(cap, base * (2 ** max(attempt - 1, 0)))
 
 
-def is_retryable_status(status, method):
-    """429 always (the server asked to come back); 5xx only for idempotent methods (a POST may have acted)."""
-    return status == 429 or (status >= 500 and method.upper() in IDEMPOTENT_METHODS)
-
-
 def trim(text, limit=500):
     """``text`` cut to ``limit`` characters, saying how much was cut."""
     text = "" if text is None else str(text)
@@ -139,43 +152,84 @@ def describe_exception(exc, secrets=()):
     """One line naming a requests exception, redacted: ``connection refused (ConnectionError: ...)``."""
     kind = type(exc).__name__
     text = str(exc)
-    if "Connection refused" in text:
+    if requests is not None and isinstance(exc, requests.exceptions.SSLError):
+        if "match" in text and "ostname" in text or "doesn't match" in text or "not valid for" in text:
+            summary = "TLS error: the server's certificate is not for this host name"
+        elif "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            summary = ("TLS error: the server's certificate is not trusted: set ca_path to the CA certificate(s) "
+                       "that signed it (validate_certs=false only for a test server you trust)")
+        else:
+            summary = "TLS error"
+    elif "Connection refused" in text:
         summary = "connection refused"
-    elif requests is not None and isinstance(exc, requests.exceptions.SSLError):
-        summary = "TLS error (set validate_certs=false only for a test server you trust)"
     elif requests is not None and isinstance(exc, requests.exceptions.Timeout):
         summary = "timed out"
+    elif requests is not None and isinstance(exc, requests.exceptions.ConnectionError) and not never_sent(exc):
+        summary = "connection dropped before an answer"
     else:
         summary = "request failed"
     return redact("%s (%s: %s)" % (summary, kind, trim(text, 300)), secrets)
 
 
+def never_sent(exc):
+    """True when a requests exception proves the request never reached the server: the connection never opened
+    (refused, unreachable, name not resolved, connect timeout) or TLS failed before anything was sent."""
+    if requests is None:
+        return False
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError)):
+        return True
+    if not isinstance(exc, requests.exceptions.ConnectionError) or isinstance(exc, requests.exceptions.ReadTimeout):
+        return False
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError  # requests depends on urllib3
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError(reason=NewConnectionError(...))
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+
+
 # -- the client -----------------------------------------------------------------------------------
 class HttpClient:
-    """A requests session with retries bounded by a total deadline.
+    """A requests session with retries bounded by a total deadline, redirects per policy, bodies capped.
 
     ``sleep``/``clock`` exist so callers may share one deadline across many requests (health_assert does).
+    ``retry_log`` lists ``(method, url, reason, delay)`` for each retry made.
     """
 
     def __init__(self, validate_certs=True, request_timeout=10.0, total_timeout=60.0, retries=5,
                  backoff_base=0.5, backoff_cap=10.0, headers=None, bearer_token=None, secrets=(),
-                 deadline=None, clock=time.monotonic, sleep=time.sleep):
+                 deadline=None, clock=time.monotonic, sleep=time.sleep, ca_path=None,
+                 follow_redirects="same_origin", max_redirects=MAX_REDIRECTS, max_body_bytes=DEFAULT_MAX_BODY_BYTES):
         if not HAS_REQUESTS:
             raise RuntimeError("the Python library requests is required")
+        if follow_redirects not in FOLLOW_REDIRECTS:
+            raise ValueError("follow_redirects must be one of %s" % ", ".join(FOLLOW_REDIRECTS))
+        if int(max_body_bytes) < 0:
+            raise ValueError("max_body_bytes must be 0 or more, got %s" % max_body_bytes)
         self.request_timeout = float(request_timeout)
         self.retries = int(retries)
         self.backoff_base, self.backoff_cap = float(backoff_base), float(backoff_cap)
         self.clock, self.sleep = clock, sleep
         self.deadline = deadline if deadline is not None else clock() + float(total_timeout)
         self.secrets = set(s for s in secrets if s)
+        self.follow_redirects = follow_redirects
+        self.max_redirects = int(max_redirects)
+        self.max_body_bytes = int(max_body_bytes)
         self.session = requests.Session()
-        self.session.verify = bool(validate_certs)
+        # a CA bundle (file or c_rehash'ed directory) when given, else the system's; False only when asked
+        self.session.verify = (ca_path or True) if validate_certs else False
+        if not validate_certs:
+            try:  # the module warns once; urllib3's per-request warning would only be noise on stderr
+                import urllib3
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            except ImportError:  # pragma: no cover - requests always brings urllib3
+                pass
         self.session.headers["User-Agent"] = USER_AGENT
-        self.session.headers.update(headers or {})
+        # user headers and credentials are kept apart from the session so that a redirect can leave them behind
+        self.headers = dict(headers or {})
+        self.bearer_token = bearer_token
         if bearer_token:
-            self.session.headers["Authorization"] = "Bearer %s" % bearer_token
             self.secrets.add(bearer_token)
         self.attempts = 0
+        self.retry_log = []
 
     def remaining(self):
         return self.deadline - self.clock()
@@ -189,21 +243,91 @@ class HttpClient:
     def __exit__(self, *exc):
         self.close()
 
+    # -- one request (redirects and body included), no retry ------------------------------------
     def send(self, method, url, json_body=None, data=None, headers=None, bearer_token=None):
-        """One request, no retry; the timeout never runs past the deadline. Raises requests exceptions."""
-        headers = dict(headers or {})
-        if bearer_token:
-            headers["Authorization"] = "Bearer %s" % bearer_token
-            self.secrets.add(bearer_token)
-        timeout = max(0.1, min(self.request_timeout, self.remaining()))
-        self.attempts += 1
-        kwargs = dict(headers=headers, timeout=timeout, allow_redirects=True)
-        if json_body is not None:
-            kwargs["json"] = json_body
-        elif data is not None:
-            kwargs["data"] = data
-        return self.session.request(method.upper(), url, **kwargs)
+        """One request, no retry, its redirects followed as ``follow_redirects`` allows; the body is read (up to
+        ``max_body_bytes``) before returning. ``response.redirects`` lists the URLs followed (safe to show).
 
+        Raises requests exceptions (no answer), ``RedirectError`` and ``BodyTooLarge``."""
+        method = method.upper()
+        all_headers = dict(self.headers)
+        all_headers.update(headers or {})
+        token = bearer_token or self.bearer_token
+        if token:
+            all_headers["Authorization"] = "Bearer %s" % token
+            self.secrets.add(token)
+        if json_body is not None:
+            data = json.dumps(json_body).encode("utf-8")
+            all_headers.setdefault("Content-Type", "application/json")
+        self.attempts += 1
+        redirects = []
+        first = url
+        while True:
+            # the session's cookies belong to the origins that set them: none go along to another origin
+            response = self._exchange(method, url, all_headers, data, cookies=same_origin(first, url))
+            if response.status_code not in REDIRECT_STATUSES or self.follow_redirects == "none":
+                response.redirects = redirects
+                return response
+            location = response.headers.get("Location")
+            response.close()
+            if len(redirects) >= self.max_redirects:
+                raise RedirectError("%s %s: more than %d redirects (a redirect loop?), last to %s" % (
+                    method, self.shown_url(url), self.max_redirects, self.shown_url(location or "")))
+            try:
+                url, next_method, cross = plan_redirect(url, location, response.status_code, method,
+                                                        self.follow_redirects, data is not None)
+            except RedirectRefused as exc:
+                raise RedirectError(redact("%s %s: %s" % (method, self.shown_url(url), exc), self.secrets)) from None
+            keeps_body = next_method == method and method not in ("GET", "HEAD")
+            all_headers = headers_for_hop(all_headers, cross, keeps_body)
+            data = data if keeps_body else None
+            method = next_method
+            redirects.append(self.shown_url(url))
+
+    def shown_url(self, url):
+        return redact(hide_credentials(url), self.secrets)
+
+    def _exchange(self, method, url, headers, data, cookies=True):
+        started = self.clock()
+        jar = self.session.cookies
+        if not cookies:
+            self.session.cookies = requests.cookies.RequestsCookieJar()
+        try:
+            # verify per request: a session's verify loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in requests
+            response = self.session.request(method, url, headers=headers, data=data, timeout=self.request_timeout,
+                                            allow_redirects=False, stream=True, verify=self.session.verify)
+        finally:
+            self.session.cookies = jar
+        try:
+            self._read_body(response, method, url, started)
+        finally:
+            response.close()
+        return response
+
+    def _read_body(self, response, method, url, started):
+        """Read the body into ``response`` (``.content``/``.text`` work as usual), never more than the cap."""
+        cap = self.max_body_bytes
+        what = "%s %s" % (method, self.shown_url(url))
+        declared = response.headers.get("Content-Length", "")
+        if declared.strip().isdigit() and int(declared) > cap:
+            raise BodyTooLarge("%s: the response body (%s bytes, Content-Length) is larger than max_body_bytes "
+                               "(%d bytes); not read. Raise max_body_bytes if such a body is expected."
+                               % (what, declared.strip(), cap))
+        chunks, size = [], 0
+        for chunk in response.iter_content(chunk_size=65536):
+            size += len(chunk)
+            if size > cap:
+                raise BodyTooLarge("%s: the response body is larger than max_body_bytes (%d bytes); stopped reading "
+                                   "there. Raise max_body_bytes if such a body is expected." % (what, cap))
+            # a body that trickles in forever is as unbounded as a huge one
+            if self.clock() - started > self.request_timeout + 1:
+                raise requests.exceptions.ReadTimeout("%s: the body was not read within request_timeout (%.0f s)"
+                                                      % (what, self.request_timeout))
+            chunks.append(chunk)
+        response._content = b"".join(chunks)
+        response._content_consumed = True
+
+    # -- with retries ------------------------------------------------------------------------------
     def retry_delay(self, attempt, response=None):
         """How long to wait before retry ``attempt``: Retry-After of a 429/503 when given, else backoff."""
         if response is not None and response.status_code in (429, 503):
@@ -212,9 +336,14 @@ class HttpClient:
                 return after
         return backoff_delay(attempt, self.backoff_base, self.backoff_cap)
 
-    def request(self, method, url, json_body=None, data=None, headers=None, bearer_token=None, retries=None):
-        """Send with retries; returns the last response, whatever its status. Raises HttpError when no response
-        came (after the retries, or when the next wait would pass the deadline)."""
+    def request(self, method, url, json_body=None, data=None, headers=None, bearer_token=None, retries=None,
+                idempotent=None):
+        """Send with retries (see the module docstring); returns the last response, whatever its status, with
+        ``attempts`` and ``gave_up`` (``None``, ``"retries"`` or ``"deadline"``) set on it. Raises HttpError when
+        no response came, with ``sent`` telling whether the request may have reached the server.
+
+        ``idempotent`` overrides the method's nature: True for a PATCH that sets fields to given values, False for
+        a GET that acts (Coolify's legacy ``GET /deploy``)."""
         retries = self.retries if retries is None else retries
         method = method.upper()
         attempt = 0
@@ -222,24 +351,36 @@ class HttpClient:
             attempt += 1
             try:
                 response = self.send(method, url, json_body, data, headers, bearer_token)
+            except HttpError as exc:  # a refused redirect or a body too large: repeating cannot help
+                exc.attempts = attempt
+                raise
             except requests.exceptions.RequestException as exc:
-                # a refused connection never reached the server: safe to retry any method
-                safe = method in IDEMPOTENT_METHODS or isinstance(exc, requests.exceptions.ConnectTimeout) or (
-                    isinstance(exc, requests.exceptions.ConnectionError)
-                    and not isinstance(exc, requests.exceptions.ReadTimeout))
+                sent = not never_sent(exc)
                 delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap)
-                if not safe or attempt > retries or delay >= self.remaining():
+                tls = isinstance(exc, requests.exceptions.SSLError)  # a certificate does not fix itself
+                if tls or not may_retry_failure(method, sent, idempotent) or attempt > retries \
+                        or delay >= self.remaining():
                     raise HttpError("%s %s: %s after %d attempt(s)" % (
-                        method, redact(url, self.secrets), describe_exception(exc, self.secrets), attempt),
-                        attempts=attempt, cause=exc) from None
-                self.sleep(delay)
+                        method, self.shown_url(url), describe_exception(exc, self.secrets), attempt),
+                        attempts=attempt, cause=exc, sent=sent) from None
+                self._retry(method, url, type(exc).__name__, delay)
                 continue
-            if not is_retryable_status(response.status_code, method) or attempt > retries:
+            response.attempts, response.gave_up = attempt, None
+            if not is_retryable_status(response.status_code, method, idempotent):
+                return response
+            if attempt > retries:
+                response.gave_up = "retries"
                 return response
             delay = self.retry_delay(attempt, response)
             if delay >= self.remaining():
+                response.gave_up = "deadline"
+                response.retry_in = delay
                 return response
-            self.sleep(delay)
+            self._retry(method, url, "HTTP %d" % response.status_code, delay)
+
+    def _retry(self, method, url, reason, delay):
+        self.retry_log.append((method, self.shown_url(url), reason, delay))
+        self.sleep(delay)
 
     def request_json(self, method, url, **kwargs):
         """``(response, json or None)``."""

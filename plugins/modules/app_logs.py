@@ -202,6 +202,7 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.coolify import 
     CoolifyClient,
     CoolifyError,
     coolify_argument_spec,
+    coolify_client_options,
 )
 from ansible_collections.almafrica.rollback.plugins.module_utils.log_scan import (
     DEFAULT_ERROR_PATTERNS,
@@ -219,9 +220,11 @@ class LogsUnavailable(Exception):
 
 def read_coolify(module):
     p = module.params
-    client = CoolifyClient(p["api_url"], p["api_token"], validate_certs=p["validate_certs"],
-                           request_timeout=p["request_timeout"], retries=p["request_retries"])
-    running, text = client.application_logs(p["application_uuid"], p["lines"])
+    client = CoolifyClient(p["api_url"], p["api_token"], **coolify_client_options(p))
+    try:
+        running, text = client.application_logs(p["application_uuid"], p["lines"])
+    finally:
+        client.close()
     if not running:
         raise LogsUnavailable("Cannot read the logs of application %s: Coolify says %r. Start it (or deploy it) "
                               "first; logs are read from the running container." % (p["application_uuid"], text))

@@ -80,6 +80,9 @@ options:
     description: Whether to verify TLS certificates. Set V(false) only for a test server you trust.
     type: bool
     default: true
+  ca_path:
+    description: A PEM bundle (or hashed directory) of the CA that signed the application's certificate.
+    type: path
   headers:
     description: Headers sent with every probe. Put tokens in O(bearer_token), not here.
     type: dict
@@ -244,7 +247,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.http import (
-    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient, describe_exception, is_secret_key, redact, redact_data,
+    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient, HttpError, describe_exception, is_secret_key, redact, redact_data,
     response_json,
 )
 from ansible_collections.almafrica.rollback.plugins.module_utils.json_match import resolve
@@ -275,9 +278,9 @@ def secret_values(data, found):
 
 def obtain_token(params, secrets):
     login = params["login"]
-    client = HttpClient(validate_certs=params["validate_certs"], request_timeout=params["request_timeout"],
-                        total_timeout=max(params["request_timeout"] * 3, 30), headers=params["headers"],
-                        secrets=secrets, retries=2)
+    client = HttpClient(validate_certs=params["validate_certs"], ca_path=params["ca_path"],
+                        request_timeout=params["request_timeout"], total_timeout=max(params["request_timeout"] * 3, 30),
+                        headers=params["headers"], secrets=secrets, retries=2)
     try:
         response = client.request(login["method"], login["url"], json_body=login["body"] or {})
     except Exception as exc:  # HttpError: no answer at all
@@ -294,9 +297,9 @@ def obtain_token(params, secrets):
 
 def probe_endpoint(endpoint, params, token, secrets, started, end, out):
     """Probe one endpoint on its own schedule until ``end``; append samples to ``out``."""
-    client = HttpClient(validate_certs=params["validate_certs"], request_timeout=params["request_timeout"],
-                        deadline=end + params["request_timeout"], headers=params["headers"], secrets=secrets,
-                        retries=0)
+    client = HttpClient(validate_certs=params["validate_certs"], ca_path=params["ca_path"],
+                        request_timeout=params["request_timeout"], deadline=end + params["request_timeout"],
+                        headers=params["headers"], secrets=secrets, retries=0)
     expect = endpoint["expect_status"]
     next_at = time.monotonic()
     try:
@@ -320,6 +323,9 @@ def probe_endpoint(endpoint, params, token, secrets, started, end, out):
             except requests.exceptions.RequestException as exc:
                 sample["error"] = True
                 sample["why"] = "no answer: %s" % describe_exception(exc, secrets)
+            except HttpError as exc:  # a redirect the policy refuses, a body over the cap
+                sample["error"] = True
+                sample["why"] = redact(str(exc), secrets)
             out.append(sample)
             next_at = max(next_at + params["interval"], sent)
     finally:
@@ -369,6 +375,7 @@ def main():
             max_p95_ms=dict(type="float", default=1000),
             request_timeout=dict(type="float", default=10),
             validate_certs=dict(type="bool", default=True),
+            ca_path=dict(type="path"),
             headers=dict(type="dict", default={}),
             bearer_token=dict(type="str", no_log=True),
             login=dict(type="dict", options=dict(

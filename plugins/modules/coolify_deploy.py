@@ -17,8 +17,14 @@ description:
     C(finished) or C(failed)/C(cancelled-by-user), and waits for the application status to be C(running:*).
   - When Coolify answers "Deployment already queued", the deployment it returns does not exist; the module then
     follows the application's newest deployment of O(image_tag) instead.
-  - Rate limits (HTTP 429, honouring C(Retry-After)), server errors and connection errors are retried with backoff;
-    401, 403, 404 and 422 fail at once with Coolify's message and what to check.
+  - Rate limits (HTTP 429, honouring C(Retry-After)), server errors and connection errors are retried with backoff
+    for reads and for the tag update; 401, 403, 404 and 422 fail at once with Coolify's message and what to check.
+  - The deploy request is never repeated blindly, since each one may queue a deployment. After a server error or a
+    connection dropped once the request was sent, the module waits, then looks for a deployment of the application
+    that was not in its list just before the request (C(GET /api/v1/deployments/applications/{uuid})). It follows
+    that deployment when there is one, and otherwise asks once more, at most.
+  - When the deploy is refused or queues nothing, the image tag (and name) set for it are set back to what they
+    were, so that the task changes nothing and a re-run does not take the configured tag for a deployed one.
   - Nothing changes when the application already runs O(image_tag) (and O(image_name)).
   - O(expect_env) is checked before anything changes, for example that production has C(RunMigrations=false).
   - With O(state=stopped) it stops the application instead (a maintenance window, so that nothing writes while the
@@ -264,12 +270,14 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.coolify import 
     application_is_running,
     classify_deployment_status,
     coolify_argument_spec,
+    coolify_client_options,
     deployment_convergence,
     deployment_log_lines,
     env_mismatches,
     image_availability,
     pick_deployment,
 )
+from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import redact
 
 
 class DeployFailed(Exception):
@@ -436,6 +444,7 @@ def run(module, client, result, deadline):
         update["docker_registry_image_tag"] = image_tag
     if params["image_name"] and params["image_name"] != result["image_name"]:
         update["docker_registry_image_name"] = params["image_name"]
+    before_name = result["image_name"]
     before = {"image": "%s:%s" % (result["image_name"], result["previous_tag"])}
     after_name = update.get("docker_registry_image_name", result["image_name"])
     after_image = "%s:%s" % (after_name, image_tag)
@@ -472,10 +481,31 @@ def run(module, client, result, deadline):
         return
     if update:
         client.update_application(uuid, update)
-    if use_start:
-        started_dep = client.start_application(uuid)
-    else:
-        started_dep = client.deploy(uuid, force=params["force"])
+    try:
+        if use_start:
+            started_dep = client.start_application(uuid)
+        else:
+            started_dep = client.deploy(uuid, force=params["force"], image_tag=image_tag)
+    except CoolifyError as exc:
+        # a refused start (4xx) queued nothing either
+        if update and (exc.nothing_queued or (use_start and not exc.uncertain)):
+            # a tag configured but never deployed would look converged to the next run: put the old one back
+            undo = {"docker_registry_image_tag": result["previous_tag"],
+                    "docker_registry_image_name": before_name}
+            undo = dict((k, v) for k, v in undo.items() if k in update and v)
+            try:
+                if len(undo) != len(update):
+                    raise CoolifyError("the application had no previous value to set back")
+                client.update_application(uuid, undo)
+            except CoolifyError as undo_exc:
+                raise DeployFailed("%s The application keeps image %s, configured but not deployed: setting %s "
+                                   "back failed too (%s)." % (exc, result["diff"]["after"]["image"],
+                                                              before["image"], undo_exc))
+            result["changed"] = False
+            result["image_name"] = before_name
+            raise DeployFailed("%s No deployment was queued; the application's image was set back to %s, so "
+                               "nothing changed." % (exc, before["image"]))
+        raise
     result["deployment_uuid"] = started_dep.get("deployment_uuid")
     result["deployment_status"] = "queued"
     if not params["wait"]:
@@ -505,19 +535,24 @@ def main():
     result = dict(changed=False, state=module.params["state"], image_tag=module.params["image_tag"], plan=None,
                   deployment_uuid=None, deployment_status=None, retries=[])
     client = None
+    if not module.params["validate_certs"]:
+        module.warn("validate_certs is false: the identity of the Coolify server is not checked, so anyone on the path "
+                    "can read the API token. Give ca_path the CA that signed its certificate instead.")
     try:
-        client = CoolifyClient(module.params["api_url"], module.params["api_token"],
-                               validate_certs=module.params["validate_certs"],
-                               request_timeout=module.params["request_timeout"],
-                               retries=module.params["request_retries"], deadline=deadline)
+        client = CoolifyClient(module.params["api_url"], module.params["api_token"], deadline=deadline,
+                               **coolify_client_options(module.params))
         run(module, client, result, deadline)
     except (DeployFailed, CoolifyError, ValueError) as exc:
         result["retries"] = client.retried if client else []
-        module.fail_json(msg=str(exc), duration=round(time.monotonic() - started, 3), **result)
+        module.fail_json(msg=redact(str(exc), [module.params["api_token"]]), duration=round(time.monotonic() - started, 3), **result)
     except Exception as exc:  # an unexpected failure still returns what was learned
         result["retries"] = client.retried if client else []
-        module.fail_json(msg="Unexpected error: %s" % exc, exception=traceback.format_exc(),
+        module.fail_json(msg=redact("Unexpected error: %s" % exc, [module.params["api_token"]]),
+                         exception=redact(traceback.format_exc(), [module.params["api_token"]]),
                          duration=round(time.monotonic() - started, 3), **result)
+    finally:
+        if client is not None:
+            client.close()
     result["retries"] = client.retried
     result["duration"] = round(time.monotonic() - started, 3)
     module.exit_json(**result)

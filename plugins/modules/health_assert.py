@@ -43,7 +43,10 @@ options:
     type: str
     required: true
   method:
-    description: The HTTP method of the first request.
+    description:
+      - The HTTP method of the first request.
+      - A C(POST) or C(PATCH) first request is sent once, not retried (it could act twice); other methods are
+        retried until they pass or O(timeout) ends.
     type: str
     default: GET
   headers:
@@ -73,6 +76,8 @@ options:
   timeout:
     description:
       - Total seconds to keep trying, for the first request and all checks together.
+      - No new attempt starts after it; an attempt already started still gets its full O(request_timeout), so the
+        answer reported is the server's, and the task may take up to O(timeout) + O(request_timeout).
     type: float
     default: 120
   interval:
@@ -84,9 +89,38 @@ options:
     type: float
     default: 10
   validate_certs:
-    description: Whether to verify TLS certificates. Set V(false) only for a test server you trust.
+    description:
+      - Whether to verify the TLS certificates of C(https://) URLs (signer and host name).
+      - V(false) is B(unsafe) - anyone on the network path can then pose as the application, read O(bearer_token),
+        O(headers) and request bodies, and answer in its place. For a certificate of a private CA, give that CA in
+        O(ca_path) instead.
     type: bool
     default: true
+  ca_path:
+    description:
+      - A PEM file of CA certificates (or an OpenSSL hashed directory) to verify the servers' certificates with,
+        instead of the system's trust store, for an application behind a private CA.
+      - Used only when O(validate_certs) is V(true).
+    type: path
+  follow_redirects:
+    description:
+      - Which redirects (HTTP 301, 302, 303, 307, 308) to follow, for the first request and every check.
+      - V(same_origin) follows a redirect only to the same scheme, host and port; a redirect elsewhere fails
+        the request, naming it.
+      - V(all) also follows redirects to other origins, but never sends them the credentials (O(bearer_token),
+        C(Authorization)), cookies, O(headers) or body of the original request.
+      - V(none) follows no redirect; the 3xx answer is judged like any other (add it to O(expect_status)).
+      - Whatever the choice, a redirect from C(https) to C(http), to a URL with credentials (C(user:password@)),
+        to a URL that is not http(s), or past 10 redirects in a row fails the request.
+    type: str
+    choices: [same_origin, all, none]
+    default: same_origin
+  max_body_bytes:
+    description:
+      - The largest response body read, in bytes. A larger body fails that request at once, naming this limit,
+        without reading the rest; it keeps a wrong URL (or a hostile server) from filling the memory of the host.
+    type: int
+    default: 10485760
   bearer_token:
     description:
       - "A token sent as C(Authorization: Bearer ...) with the first request and every check that does not set its
@@ -143,9 +177,10 @@ options:
         type: dict
       retry:
         description:
-          - Whether to retry when the answer does not meet the expectations. Defaults to V(true) for C(GET),
-            C(HEAD), C(OPTIONS), C(PUT) and C(DELETE), V(false) for C(POST) and C(PATCH), which could act twice.
-          - Requests that could not connect are always retried.
+          - Whether to retry when the answer does not meet the expectations, or when the connection dropped after
+            the request was sent. Defaults to V(true) for C(GET), C(HEAD), C(OPTIONS), C(PUT) and C(DELETE),
+            V(false) for C(POST) and C(PATCH), which could act twice.
+          - Requests that never reached the server (connection refused) are always retried.
         type: bool
       safe:
         description:
@@ -309,6 +344,17 @@ checks:
       type: list
       elements: str
       sample: [farmer_count]
+    redirects:
+      description: The URLs this check was redirected to, in order (credentials hidden).
+      type: list
+      elements: str
+      sample: ["https://app.example.org/api/farmers/"]
+redirects:
+  description: The URLs the first request was redirected to at its last attempt, in order (credentials hidden).
+  returned: when it was redirected
+  type: list
+  elements: str
+  sample: ["https://app.example.org/health/"]
 '''
 
 import json
@@ -319,9 +365,10 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.six.moves.urllib.parse import urljoin
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.http import (
-    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient, decode_json, describe_exception, is_secret_key,
-    parse_retry_after, redact, redact_data, trim,
+    DEFAULT_MAX_BODY_BYTES, FOLLOW_REDIRECTS, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient, HttpError, decode_json,
+    describe_exception, is_secret_key, never_sent, parse_retry_after, redact, redact_data, trim,
 )
+from ansible_collections.almafrica.rollback.plugins.module_utils.http_policy import url_password
 from ansible_collections.almafrica.rollback.plugins.module_utils.smoke_checks import (
     Captures, CheckDefinitionError, check_expectations, normalize_check, reference_roots,
 )
@@ -380,12 +427,18 @@ def run_request(client, check, deadline, interval, secrets):
                                    json_body=body if isinstance(body, (dict, list)) else None,
                                    data=None if body is None or isinstance(body, (dict, list)) else str(body),
                                    headers=check["headers"], bearer_token=check["bearer_token"])
+        except HttpError as exc:  # a redirect refused, a body over max_body_bytes: trying again cannot help
+            outcome["mismatches"] = [redact(str(exc), secrets)]
+            may_retry = False
         except requests.exceptions.RequestException as exc:
             outcome["mismatches"] = ["no answer: %s" % describe_exception(exc, secrets)]
-            # a connection that never opened sent nothing: always safe to try again
-            may_retry = check["retry"] or (isinstance(exc, requests.exceptions.ConnectionError)
-                                           and not isinstance(exc, requests.exceptions.ReadTimeout))
+            # a connection that never opened sent nothing: always safe to try again; a dropped one may have acted
+            may_retry = check["retry"] or never_sent(exc)
         else:
+            if response.redirects:
+                outcome["redirects"] = response.redirects
+            else:
+                outcome.pop("redirects", None)
             text = response.text
             is_json, data = decode_json(text)
             outcome["status"] = response.status_code
@@ -451,6 +504,9 @@ def main():
             interval=dict(type='float', default=2),
             request_timeout=dict(type='float', default=10),
             validate_certs=dict(type='bool', default=True),
+            ca_path=dict(type='path'),
+            follow_redirects=dict(type='str', default='same_origin', choices=list(FOLLOW_REDIRECTS)),
+            max_body_bytes=dict(type='int', default=DEFAULT_MAX_BODY_BYTES),
             bearer_token=dict(type='str', no_log=True),
             checks=dict(type='list', elements='dict', default=[], options=check_spec),
         ),
@@ -467,6 +523,8 @@ def main():
     collect_secret_values([p['body'], p['headers']] + [[c.get('body'), c.get('headers')] for c in p['checks']],
                           secrets)
     secrets.update(c['bearer_token'] for c in p['checks'] if c.get('bearer_token') and '${' not in c['bearer_token'])
+    # a password written into a URL (http://user:pass@host/) is a secret too
+    secrets.update(pw for pw in [url_password(p['url'])] + [url_password(str(c['url'])) for c in p['checks']] if pw)
     module.no_log_values.update(s for s in secrets if len(s) >= 4)
 
     def finish(failed_msg=None, **extra):
@@ -481,10 +539,15 @@ def main():
 
     if not p['url'].lower().startswith(('http://', 'https://')):
         finish("url must be an http:// or https:// URL, got %s" % p['url'])
+    if p['max_body_bytes'] < 0:
+        finish("max_body_bytes must be 0 or more, got %d" % p['max_body_bytes'])
+    if not p['validate_certs']:
+        module.warn("validate_certs is false: the servers' identity is not checked, so anyone on the path can read "
+                    "the credentials sent and answer in their place. Give ca_path the CA that signed the certificate.")
 
     first = dict(url=p['url'], method=p['method'], headers=p['headers'], body=p['body'],
                  bearer_token=p['bearer_token'], expect_status=p['expect_status'], expect_json=p['expect_json'],
-                 expect_body_contains=p['expect_body_contains'], retry=True)
+                 expect_body_contains=p['expect_body_contains'], retry=None)
     defaults = dict(bearer_token=p['bearer_token'])
     try:
         first = normalize_check(first, 0, {})
@@ -495,12 +558,13 @@ def main():
     except CheckDefinitionError as exc:
         finish("Invalid check: %s" % exc)
 
-    client = HttpClient(validate_certs=p['validate_certs'], request_timeout=p['request_timeout'],
-                        deadline=deadline, secrets=secrets, retries=0)
+    client = HttpClient(validate_certs=p['validate_certs'], ca_path=p['ca_path'], request_timeout=p['request_timeout'],
+                        deadline=deadline, secrets=secrets, retries=0, follow_redirects=p['follow_redirects'],
+                        max_body_bytes=p['max_body_bytes'])
     try:
         outcome, _data = run_request(client, first, deadline, p['interval'], secrets)
         result['attempts'] = outcome['attempts']
-        for key in ('status', 'json', 'content'):
+        for key in ('status', 'json', 'content', 'redirects'):
             if key in outcome:
                 result[key] = outcome[key]
         if not outcome['passed']:

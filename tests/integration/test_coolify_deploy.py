@@ -234,7 +234,14 @@ def test_missing_ability_names_it(stage, abilities, failing, ability):
     assert run.failed
     assert "Missing required permissions: %s" % ability in run["msg"]
     assert "'%s' ability" % ability in run["msg"]
-    assert server.requests[-1]["method"] == failing and server.requests[-1]["status"] == 403
+    refused = [r for r in server.requests if r["status"] == 403]
+    assert len(refused) == 1 and refused[0]["method"] == failing
+    # whatever was refused, the application keeps the image it runs (a tag set for a refused deploy is set back)
+    assert server.app.image_tag == "v1.2.0" and server.deployments == {}
+    if failing == "POST":
+        assert "set back to almafrica/api:v1.2.0" in run["msg"]
+        assert server.requests[-1]["method"] == "PATCH" and server.requests[-1]["body"] == {
+            "docker_registry_image_tag": "v1.2.0"}
 
 
 def test_unknown_application_uuid(stage):

@@ -16,10 +16,28 @@ def test_staging_kit_folder_passes_with_its_data_loss_listed():
     run = run_module("ef_migration_lint", {"path": ALMAFRICA})
     assert not run.failed, run
     assert not run.changed
-    assert [m["id"] for m in run["migrations"]] == list(fixtures.MIGRATIONS)
+    # Four Down()s drop only what their own Up() created (one info each); one narrows a column (a warning).
     assert run["counts"] == {"migrations": 5, "linted": 5, "skipped": 0, "ignored": 0,
-                             "error": 0, "warning": 6, "info": 0}
-    assert run["contexts"] == {"AlmafricaDbContext": list(fixtures.MIGRATIONS)}
+                             "error": 0, "warning": 1, "info": 4}
+    assert run["status"] == {m: ("1 warning" if m.endswith("WidenOrderAmount") else "1 info") for m in fixtures.MIGRATIONS}
+    # Only the warning is listed; the four infos (dropping what Up() created) are counted.
+    assert [m["id"] for m in run["migrations"]] == ["20260310140000_WidenOrderAmount"]
+    assert set(run["migrations"][0]) == {"id", "context", "ignored", "counts", "findings"}
+    assert run["infos"] == {"drops_created": 4}
+    assert run["contexts"] == {"AlmafricaDbContext": 5} and run["provider"] == "Npgsql"
+    assert run["msg"].startswith("5 of 5 migrations linted under ") and "0 errors, 1 warning, 4 infos" in run["msg"]
+    detailed = run_module("ef_migration_lint", {"path": ALMAFRICA, "details": True})
+    assert detailed["contexts"] == {"AlmafricaDbContext": list(fixtures.MIGRATIONS)}
+    assert all(len(m["files"]) == 2 and m["linted"] for m in detailed["migrations"])
+    assert [f["kind"] for m in detailed["migrations"] for f in m["findings"]].count("drops_created") == 4
+
+
+def test_a_clean_migration_is_a_status_line_only_and_the_time_limit_names_the_file(tmp_path):
+    since = run_module("ef_migration_lint", {"path": ALMAFRICA, "since": "AddOrderStatus"})
+    assert not since.failed and [m["id"] for m in since["migrations"]] == ["20260310140000_WidenOrderAmount"]
+    assert since["status"]["20260201120000_InitialCreate"] == "not linted (at or before since)"
+    stopped = run_module("ef_migration_lint", {"path": ALMAFRICA, "timeout": 0.000001})
+    assert stopped.failed and "time limit of 1e-06 s while reading 20260201120000_InitialCreate" in stopped["msg"]
 
 
 def test_broken_folder_fails_naming_migrations_and_keeps_what_it_learned():
@@ -32,7 +50,8 @@ def test_broken_folder_fails_naming_migrations_and_keeps_what_it_learned():
 
 def test_fail_on_warning_fails_on_data_loss_and_ignore_with_reasons_lets_it_pass():
     strict = run_module("ef_migration_lint", {"path": ALMAFRICA, "fail_on": "warning"})
-    assert strict.failed and "Down() drops table Orders" in strict["msg"]
+    assert strict.failed and "Down() destroys data: changes column Orders.Amount" in strict["msg"]
+    assert "InitialCreate" not in strict["msg"].split("\n")[1]  # dropping what Up() created is not a warning
     ignore = [{"id": m, "reason": "rollback data loss accepted"} for m in fixtures.MIGRATIONS]
     accepted = run_module("ef_migration_lint", {"path": ALMAFRICA, "fail_on": "warning", "ignore": ignore})
     assert not accepted.failed, accepted
@@ -56,6 +75,8 @@ def test_bad_input_fails_with_a_message_that_says_how_to_fix_it(tmp_path):
     missing = run_module("ef_migration_lint", {"path": str(tmp_path / "nope")})
     assert missing.failed and "does not exist" in missing["msg"]
     unknown = run_module("ef_migration_lint", {"path": ALMAFRICA, "since": "NotAMigration"})
-    assert unknown.failed and "neither a MigrationId" in unknown["msg"]
+    assert unknown.failed and "names no migration in the folder" in unknown["msg"]
+    typo = run_module("ef_migration_lint", {"path": ALMAFRICA, "since": "20990101000000_Typo"})
+    assert typo.failed and "names no migration" in typo["msg"] and "Closest" in typo["msg"]
     no_reason = run_module("ef_migration_lint", {"path": ALMAFRICA, "ignore": [{"id": "InitialCreate"}]})
     assert no_reason.failed and "reason" in no_reason["msg"]

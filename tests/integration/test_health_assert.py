@@ -214,17 +214,23 @@ def test_unknown_reference_fails_at_once_naming_it(app_v110):
 def test_fails_clearly_when_app_and_schema_disagree(pg, dbname):
     """Release v1.2.0 of the application on a database rolled back to v1.1.0."""
     build(pg, dbname, "v1.1.0")
+    # Generous deadlines, and no deadline deciding the outcome: the wait for /health ends on its own deadline but
+    # every attempt gets its full request_timeout, so the last answer is the server's 503, not a cut-short
+    # request; the orders check is not retried, so it fails on its first answer whatever the load.
     with AppProcess("v1.2.0", connection_string(pg, dbname)) as app:
-        health = run_module("health_assert", {"url": app.url + "/health", "timeout": 2, "interval": 0.5})
+        health = run_module("health_assert", {"url": app.url + "/health", "timeout": 4, "interval": 1,
+                                              "request_timeout": 60})
         orders = run_module("health_assert", {
-            "url": app.url + "/health/version", "expect_json": {"version": "1.2.0"}, "timeout": 2, "interval": 0.5,
-            "checks": [SMOKE[0], {"name": "orders", "url": "/api/orders", "bearer_token": "${login.token}"}]})
+            "url": app.url + "/health/version", "expect_json": {"version": "1.2.0"}, "timeout": 120,
+            "checks": [SMOKE[0], {"name": "orders", "url": "/api/orders", "bearer_token": "${login.token}",
+                                  "retry": False}]})
     assert health.failed
     assert health["status"] == 503
     assert "Unhealthy: schema does not match release v1.2.0: column Orders.Status is missing" in health["msg"]
     assert health["mismatches"] == ["status 503, expected 200"]
     assert orders.failed and orders["failed_check"] == "orders"
-    assert orders["checks"][1]["status"] == 500
+    assert [c["name"] for c in orders["checks"]] == ["login", "orders"] and orders["checks"][0]["passed"]
+    assert orders["checks"][1]["status"] == 500 and orders["checks"][1]["attempts"] == 1
     assert 'column o.Status does not exist' in orders["msg"]
 
 
@@ -243,10 +249,12 @@ def test_bearer_tokens_never_in_output_at_vvv(app_v110):
 
     server = Server(issuer)
     try:
-        args = {"url": app_v110.url + "/api/farmers", "bearer_token": given, "timeout": 2, "interval": 0.5,
+        # generous deadline; "me" is not retried, so it fails on its first (echoing) answer whatever the load
+        args = {"url": app_v110.url + "/api/farmers", "bearer_token": given, "timeout": 120,
                 "checks": [{"name": "login", "url": server.url + "/login", "method": "POST", "safe": True,
                             "body": {"user": "smoke"}},
-                           {"name": "me", "url": server.url + "/me", "bearer_token": "${login.access_token}"}]}
+                           {"name": "me", "url": server.url + "/me", "bearer_token": "${login.access_token}",
+                            "retry": False}]}
         verbose = run_module("health_assert", args, verbosity=3)
         result = run_module("health_assert", args)
     finally:
@@ -256,6 +264,7 @@ def test_bearer_tokens_never_in_output_at_vvv(app_v110):
     output = verbose.proc.stdout + verbose.proc.stderr + json.dumps(result.result)
     assert verbose.proc.returncode != 0 and "you_sent" in output
     assert result.failed and result["failed_check"] == "me"
+    assert result["checks"][1]["status"] == 403 and result["checks"][1]["attempts"] == 1
     assert given not in output
     assert issued not in output
 

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.http import HttpClient, HttpError
+from ansible_collections.almafrica.rollback.plugins.module_utils.http import BodyTooLarge, HttpClient, HttpError
 
 from stage.app import free_port
 
@@ -28,7 +28,10 @@ def server():
             body = self.rfile.read(length) if length else b""
             seen.append((self.command, self.path, self.headers.get("Authorization"), body))
             status, headers, payload = script.pop(0) if script else (200, {}, {"ok": True})
-            data = json.dumps(payload).encode()
+            if status is None:  # drop the connection without an answer
+                self.close_connection = True
+                return
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
@@ -121,3 +124,39 @@ def test_connection_refused_is_retried_then_raised_without_the_token():
     assert c.sleeps == [0.1, 0.2, 0.4]
     assert "connection refused" in str(err.value)
     assert TOKEN not in str(err.value)
+
+
+def test_a_post_whose_connection_dropped_is_not_sent_again(server):
+    server.script.append((None, {}, None))
+    with client() as c:
+        with pytest.raises(HttpError) as err:
+            c.request("POST", server.url + "/deploy")
+    assert err.value.sent is True and err.value.attempts == 1
+    assert "connection dropped before an answer" in str(err.value)
+    assert [s[0] for s in server.seen] == ["POST"]
+
+
+def test_a_read_whose_connection_dropped_is_retried(server):
+    server.script.append((None, {}, None))
+    with client() as c:
+        assert c.request("GET", server.url + "/x").status_code == 200
+    assert len(server.seen) == 2 and c.retry_log[0][2] == "ConnectionError"
+
+
+def test_a_get_that_acts_is_not_retried_after_a_5xx(server):
+    server.script.append((500, {}, {}))
+    with client() as c:
+        response = c.request("GET", server.url + "/deploy", idempotent=False)
+    assert response.status_code == 500 and len(server.seen) == 1
+
+
+@pytest.mark.parametrize("size, fits", [(64, True), (65, False)])
+def test_body_cap_is_exact(server, size, fits):
+    server.script.append((200, {}, b"a" * size))
+    with client(max_body_bytes=64) as c:
+        if fits:
+            assert c.request("GET", server.url + "/x").content == b"a" * size
+        else:
+            with pytest.raises(BodyTooLarge, match=r"max_body_bytes \(64 bytes\)"):
+                c.request("GET", server.url + "/x")
+    assert len(server.seen) == 1
