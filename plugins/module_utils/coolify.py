@@ -386,3 +386,65 @@ class CoolifyClient:
         if isinstance(data, dict):
             return data.get("deployments") or []
         return data if isinstance(data, list) else []
+
+    # -- maintenance window: stop, start, wait for a status (added for issue 10) ------------------
+    def stop_application(self, uuid, docker_cleanup=False):
+        """Queue a stop (``POST /applications/{uuid}/stop``); returns Coolify's message.
+
+        Coolify's ``docker_cleanup`` defaults to true and prunes images no container uses once the application is
+        stopped, which can remove the image a rollback is about to deploy: it is sent, false unless asked."""
+        query = {"docker_cleanup": "true" if docker_cleanup else "false"}
+        data = self.request("POST", "/api/v1/applications/%s/stop" % uuid, query=query, ability="deploy")[1]
+        return data.get("message") if isinstance(data, dict) else data
+
+    def start_application(self, uuid):
+        """Queue a deployment of the configured image (``POST /applications/{uuid}/start``).
+
+        Returns ``{"message", "deployment_uuid"}``; ``deployment_uuid`` may be missing when Coolify skipped it
+        (already queued): follow the application's deployments then."""
+        data = self.request("POST", "/api/v1/applications/%s/start" % uuid, ability="deploy")[1]
+        return data if isinstance(data, dict) else {"message": data}
+
+    def wait_status(self, uuid, prefix, timeout, interval=2.0):
+        """Poll the application until its status starts with ``prefix`` (``exited``, ``running``); returns the
+        application. Raises CoolifyError naming the last status after ``timeout`` seconds."""
+        deadline = self._clock() + float(timeout)
+        while True:
+            app = self.application(uuid)
+            status = (app.get("status") if isinstance(app, dict) else None) or ""
+            if status.strip().lower().startswith(prefix.lower()):
+                return app
+            if self._clock() + interval > deadline:
+                raise CoolifyError("Application %s is still %r, not %s*, after %s s: see it in Coolify (its logs, "
+                                   "the server's Docker) or raise the timeout." % (uuid, status, prefix, timeout),
+                                   body=app)
+            self._sleep(interval)
+
+    # -- logs and images (issue 12) -------------------------------------------------------------
+    def application_logs(self, uuid, lines=100):
+        """``(running, text)``: the last ``lines`` lines of the application's container logs; ``(False, message)``
+        when Coolify answers 400 "Application is not running."."""
+        status, data = self.request("GET", "/api/v1/applications/%s/logs" % uuid, query={"lines": int(lines)},
+                                    ability="read", allow=(400,))
+        if status == 400:
+            return False, (data.get("message") if isinstance(data, dict) else str(data)) or "not running"
+        logs = data.get("logs") if isinstance(data, dict) else data
+        return True, "" if logs is None else str(logs)
+
+    def rollback_images(self, uuid):
+        """``{"current": tag or None, "images": [{"tag", "created_at", "is_current"}]}``; the list is empty when
+        Coolify cannot inspect the server."""
+        data = self.request("GET", "/api/v1/applications/%s/rollback-images" % uuid, ability="read")[1]
+        if not isinstance(data, dict):
+            raise CoolifyError("Coolify answered the rollback images of %s with %r, not an object." % (uuid, data))
+        images = [i for i in data.get("images") or [] if isinstance(i, dict) and i.get("tag")]
+        return {"current": data.get("current"), "images": images}
+
+
+def image_availability(images, tag):
+    """Whether ``tag`` can be deployed judging from Coolify's rollback images: ``available``, ``missing`` (the
+    list is not empty and lacks it) or ``unknown`` (empty list: the server could not be inspected)."""
+    tags = [i.get("tag") for i in images or [] if isinstance(i, dict)]
+    if not tags:
+        return "unknown"
+    return "available" if tag in tags else "missing"

@@ -231,7 +231,7 @@ def test_fails_clearly_when_app_and_schema_disagree(pg, dbname):
     assert orders.failed and orders["failed_check"] == "orders"
     assert [c["name"] for c in orders["checks"]] == ["login", "orders"] and orders["checks"][0]["passed"]
     assert orders["checks"][1]["status"] == 500 and orders["checks"][1]["attempts"] == 1
-    assert 'column \\"Status\\" does not exist' in orders["msg"]
+    assert 'column o.Status does not exist' in orders["msg"]
 
 
 # -- secrets ------------------------------------------------------------------------------------------

@@ -20,7 +20,10 @@ Endpoints:
     POST /api/farmers       {"name", "village"[, "phoneNumber"]} -> 201 + the farmer
     GET  /api/orders        {"count", "items"} (``?limit=``, default 100); v1.2.0 reads ``Status``
 
-Every ``/api`` endpoint but login needs ``Authorization: Bearer <token>``. Logs are JSON lines on stderr;
+Every ``/api`` endpoint but login needs ``Authorization: Bearer <token>``. Logs are JSON lines on stderr, or with
+``Logging__Console__FormatterName=simple`` (what the staging Coolify's containers use) ASP.NET Core console entries
+on stdout (``stage.aspnet_log``), EF Core / Npgsql errors included when the schema does not match the release.
+``STAGE_FAULT_ERROR_RATE`` / ``STAGE_FAULT_LATENCY_MS`` inject 500s and latency (``stage.app_faults``).
 SIGTERM stops the server gracefully. ``AppProcess`` runs the CLI as a subprocess (tests, the staging Coolify).
 Stdlib + psycopg2 only.
 """
@@ -48,7 +51,8 @@ from urllib.parse import parse_qs, urlsplit
 if __package__ in (None, ""):  # python tests/stage/app.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from stage import fixtures  # noqa: E402
+from stage import aspnet_log, fixtures  # noqa: E402
+from stage.app_faults import AppFaults  # noqa: E402
 
 RELEASES_KNOWN = tuple(fixtures.RELEASE_ORDER)
 HISTORY_TABLE = fixtures.HISTORY_TABLE
@@ -276,11 +280,41 @@ def migrate(conn, release):
 # -- the server ------------------------------------------------------------------------------------
 
 def log_event(message, level="info", **fields):
+    if aspnet_log.simple_console():
+        aspnet_log.simple_event(message, level, fields)
+        return
     entry = {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
              "level": level, "message": message}
     entry.update(fields)
     sys.stderr.write(json.dumps(entry, default=str) + "\n")
     sys.stderr.flush()
+
+
+def log_entry(level, category, event_id, message, exception=None):
+    """One ASP.NET Core log entry (``level``: info, warning, error, critical) in the configured console format."""
+    if aspnet_log.simple_console():
+        aspnet_log.write_entry(level, category, event_id, message, exception)
+    else:
+        log_event(message, level, category=category, eventId=event_id, exception=exception)
+
+
+def log_ef_failure(sql, exc, writing, elapsed_ms):
+    """What EF Core and ASP.NET Core log when a command fails (Npgsql's exception text, SQLSTATE included)."""
+    text = aspnet_log.npgsql_exception_text(exc)
+    log_entry("error", "Microsoft.EntityFrameworkCore.Database.Command", 20102,
+              "Failed executing DbCommand (%dms) [Parameters=[], CommandType='Text', CommandTimeout='30']\n%s"
+              % (elapsed_ms, aspnet_log.ef_sql(sql)))
+    if writing:
+        log_entry("error", "Microsoft.EntityFrameworkCore.Update", 10000,
+                  "An exception occurred in the database while saving changes for context type '%s'."
+                  % aspnet_log.DB_CONTEXT, "Microsoft.EntityFrameworkCore.DbUpdateException: An error occurred while "
+                  "saving the entity changes. See the inner exception for details.\n ---> " + text)
+    else:
+        log_entry("error", "Microsoft.EntityFrameworkCore.Query", 10100,
+                  "An exception occurred while iterating over the results of a query for context type '%s'."
+                  % aspnet_log.DB_CONTEXT, text)
+    log_entry("error", "Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", 1,
+              "An unhandled exception has occurred while executing the request.", text)
 
 
 def _json_default(value):
@@ -312,6 +346,7 @@ class Almafrica:
         self.connection_string = connection_string
         self.demo_user, self.demo_password = demo_user, demo_password
         self.tokens = {}
+        self.faults = None  # stage.app_faults.AppFaults when the environment sets fault switches
         self._lock = threading.Lock()
 
     def connect(self):
@@ -379,7 +414,9 @@ class Almafrica:
 
     # -- data -----------------------------------------------------------------------------
     def _select(self, table, columns):
-        return 'SELECT %s FROM "%s"' % (", ".join('"%s"' % c for c in columns), table)
+        # aliased as EF Core writes it, so that errors read "column f.PhoneNumber does not exist"
+        alias = table[0].lower()
+        return 'SELECT %s FROM "%s" AS %s' % (", ".join('%s."%s"' % (alias, c) for c in columns), table, alias)
 
     def farmers(self, farmer_id=None):
         sql = self._select("Farmers", farmer_columns(self.release))
@@ -407,9 +444,11 @@ class Almafrica:
         return self._read(sql, values, "farmer", one=True, verb="creating")
 
     def _read(self, sql, params, what, one=False, verb="reading"):
+        started = time.monotonic()
         try:
             return self.query(sql, params, one=one)
         except Exception as exc:  # the database disagrees with this release: a 500 that says why
+            log_ef_failure(sql, exc, verb != "reading", (time.monotonic() - started) * 1000)
             raise HttpError(500, "An error occurred while %s %s." % (verb, what),
                             str(exc).strip().splitlines()[0]) from exc
 
@@ -433,6 +472,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         try:
+            self._inject_faults(path)
             status, headers, body = self._route(method, path, parse_qs(url.query))
         except HttpError as exc:
             status, headers = exc.status, dict(exc.headers)
@@ -458,6 +498,19 @@ class Handler(BaseHTTPRequestHandler):
         log_event("request", method=method, path=url.path, status=status,
                   durationMs=round((time.monotonic() - started) * 1000, 1))
 
+    def _inject_faults(self, path):
+        faults = self.app.faults
+        if faults is None:
+            return
+        if faults.delay(path):
+            time.sleep(faults.delay(path))
+        if faults.should_fail(path):
+            text = ("Npgsql.NpgsqlException (0x80004005): Exception while reading from stream\n"
+                    " ---> System.TimeoutException: Timeout during reading attempt\n" + "\n".join(aspnet_log.NPGSQL_STACK))
+            log_entry("error", "Microsoft.AspNetCore.Diagnostics.ExceptionHandlerMiddleware", 1,
+                      "An unhandled exception has occurred while executing the request.", text)
+            raise HttpError(500, "An error occurred while processing your request.")
+
     def _body(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -474,7 +527,12 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, method, path, query):
         app = self.app
         if method == "GET" and path == "/health":
+            started = time.monotonic()
             healthy, reason = app.health()
+            if not healthy:
+                log_entry("error", "Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", 103,
+                          "Health check database with status Unhealthy completed after %.4fms with message '%s'"
+                          % ((time.monotonic() - started) * 1000, reason))
             text = "Healthy" if healthy else "Unhealthy: %s" % reason
             return 200 if healthy else 503, {"Content-Type": "text/plain"}, text.encode()
         if method == "GET" and path == "/health/version":
@@ -542,6 +600,11 @@ def main(argv=None):
     app = Almafrica(opts.release, opts.environment, connection_string,
                     os.environ.get("ALMAFRICA_DEMO_USER", DEFAULT_DEMO_USER),
                     os.environ.get("ALMAFRICA_DEMO_PASSWORD", DEFAULT_DEMO_PASSWORD))
+    try:
+        app.faults = AppFaults()
+    except ValueError as exc:
+        log_event("bad fault switch: %s" % exc, "error")
+        return 2
     if os.environ.get("RunMigrations", "false").strip().lower() == "true":
         try:
             conn = app.connect()

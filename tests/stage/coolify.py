@@ -11,6 +11,11 @@ It serves what ``almafrica.rollback.coolify_deploy`` uses, with the shapes, stat
     POST /api/v1/deploy?uuid=&force=                 {"deployments": [...]}        deploy (GET too)
     GET  /api/v1/deployments/{uuid}                  ApplicationDeploymentQueue    read (logs: read:sensitive)
     GET  /api/v1/deployments/applications/{uuid}     {"count", "deployments"}      read
+    POST /api/v1/applications/{uuid}/stop            {"message"}; queues a stop      deploy
+                                                     (docker_cleanup, default true, prunes unused images)
+    POST /api/v1/applications/{uuid}/start           {"message", "deployment_uuid"} deploy
+    GET  /api/v1/applications/{uuid}/logs?lines=N    {"logs"}; 400 when not running read
+    GET  /api/v1/applications/{uuid}/rollback-images {"current", "images": [{"tag", "created_at", "is_current"}]} read
 
 A deployment restarts the application at the release named by its image tag (``v1.1.0`` -> release v1.1.0)
 through a ``launcher(app, release)`` callable that returns a process object (``start(wait=False)``, ``stop()``,
@@ -90,6 +95,7 @@ class CoolifyApplication:
         self.status = "exited:unhealthy"
         self.fqdn = "http://127.0.0.1:%d" % port if port else ""
         self.process = None
+        self.running_tag = None  # the image tag of the container that runs (None when stopped)
         self.env_ids = {key: i for i, key in enumerate(self.envs, start=1)}
 
     def to_api(self):
@@ -166,6 +172,33 @@ class Faults:
         self.already_queued = 0       # next N deploys answer "Deployment already queued" with an unknown uuid
         self.deploy_delay = 0.0       # extra seconds a deployment spends in_progress
         self.queue_delay = 0.2        # seconds a deployment stays queued
+        self.stop_delay = 0.2         # seconds a stop stays queued before the container stops
+        self.missing_images = set()   # "image missing": these tags are neither on the server nor in the registry
+        self.uninspectable = False    # rollback-images answers an empty list (server unreachable for inspection)
+        # Applied to the containers that deployments start ("after deploy"), see stage.app_faults:
+        self.error_rate_after_deploy = {}   # {"/api/orders": 0.05}: that share of requests answers 500
+        self.latency_after_deploy = {}      # {"/api/farmers": 2000}: milliseconds before answering
+
+    def app_env(self):
+        """Environment switches for a container started by a deployment."""
+        from stage.app_faults import ERROR_RATE_ENV, LATENCY_ENV, format_switch
+
+        env = {}
+        if self.error_rate_after_deploy:
+            env[ERROR_RATE_ENV] = format_switch(self.error_rate_after_deploy)
+        if self.latency_after_deploy:
+            env[LATENCY_ENV] = format_switch(self.latency_after_deploy)
+        return env
+
+    def configure(self, config):
+        """Set switches from a dict (the CLI's ``faults`` config): missing_images, uninspectable,
+        error_rate_after_deploy, latency_after_deploy, queue_delay, deploy_delay, stop_delay."""
+        for key, value in (config or {}).items():
+            if key == "missing_images":
+                value = set(value)
+            elif not hasattr(self, key) or key.startswith("_"):
+                raise ValueError("unknown fault switch %r" % key)
+            setattr(self, key, value)
 
     def inject(self, status=None, times=1, method=None, path=None, retry_after=None, drop=False):
         """Answer the next ``times`` matching requests with ``status`` (429 adds Retry-After) or drop them."""
@@ -196,6 +229,9 @@ def almafrica_launcher(app, release):
     from stage.app import AppProcess  # the application lands separately; imported only when deploying
 
     envs = dict(app.envs)
+    # A container's ASP.NET Core writes console entries ("info: Microsoft.Hosting.Lifetime[14]"), not JSON.
+    envs.setdefault("Logging__Console__FormatterName", "simple")
+    envs.update(getattr(app, "fault_env", None) or {})
     conn = envs.pop("ConnectionStrings__DefaultConnection", "")
     run_migrations = str(envs.pop("RunMigrations", "false")).lower() == "true"
     environment = envs.pop("ASPNETCORE_ENVIRONMENT", "staging")
@@ -217,6 +253,8 @@ class CoolifyServer:
         self.launcher = launcher
         self.images = images if images is not None else {a.image_name: list(DEFAULT_RELEASES)
                                                          for a in self.apps.values()}
+        # when each image was built (rollback-images' created_at): a day apart, in the registry's order
+        self.image_created = {}
         self.version = version
         self.host, self.port = host, port
         self.spec = CoolifySpec(spec_path)
@@ -224,6 +262,7 @@ class CoolifyServer:
         self.requests = []
         self.spec_violations = []
         self.deployments = collections.OrderedDict()
+        self.pruned_images = []  # "name:tag" removed by a stop with docker_cleanup
         self._lock = threading.RLock()
         self._queues = {}
         self._httpd = None
@@ -328,7 +367,7 @@ class CoolifyServer:
 
     def _launch(self, app, tag, deployment):
         log = deployment.log if deployment else (lambda *a: None)
-        if tag not in self.images.get(app.image_name, ()):
+        if tag not in self.image_tags(app.image_name):
             log("Pulling %s:%s." % (app.image_name, tag))
             log("Error response from daemon: manifest for %s:%s not found: manifest unknown: manifest unknown"
                 % (app.image_name, tag), "stderr")
@@ -340,6 +379,8 @@ class CoolifyServer:
             app.process.stop()
             app.process = None
             app.status = "exited:unhealthy"
+        app.running_tag = tag
+        app.fault_env = self.faults.app_env() if deployment is not None else {}
         if self.launcher is None:  # API-only mode: no process plays the application
             app.status = "running:healthy"
             log("Container started (no process attached).")
@@ -386,6 +427,18 @@ class CoolifyServer:
                 last = str(exc)
             time.sleep(0.2)
         return False, "health check still failing after %ss (%s)" % (timeout, last)
+
+    def image_tags(self, image_name):
+        """Tags of ``image_name`` the server has (or can pull), without those the "image missing" fault removed."""
+        return [t for t in self.images.get(image_name, ()) if t not in self.faults.missing_images]
+
+    def image_created_at(self, image_name, tag):
+        key = "%s:%s" % (image_name, tag)
+        if key not in self.image_created:
+            tags = list(self.images.get(image_name, ()))
+            day = tags.index(tag) + 1 if tag in tags else len(tags) + 1
+            self.image_created[key] = "2026-01-%02dT10:00:00.000000Z" % min(day, 28)
+        return self.image_created[key]
 
     # -- the API ---------------------------------------------------------------------------------
     def handle(self, method, path, query, headers, body):
@@ -512,9 +565,86 @@ class CoolifyServer:
         return _json(200, {"count": len(deps),
                            "deployments": [d.to_api(sensitive) for d in deps[skip:skip + take]]})
 
+    # -- start / stop (ApplicationsController::action_stop, action_deploy) --------------------------
+    def _api_stop_application(self, args, query, body, sensitive):
+        app = self.apps.get(args[0])
+        if app is None:
+            return _json(404, {"message": "Application not found."})
+        # $request->boolean('docker_cleanup', true): Laravel reads "1", "true", "on", "yes" as true
+        raw = query.get("docker_cleanup", ["true"])[0].strip().lower()
+        docker_cleanup = raw in ("1", "true", "on", "yes")
+        job = threading.Thread(target=self._stop_job, args=(app, docker_cleanup), name="stop-" + app.uuid,
+                               daemon=True)
+        with self._lock:
+            self._queues["stop:" + app.uuid] = job  # joined by stop() like the deployment workers
+        job.start()
+        return _json(200, {"message": "Application stopping request queued."})
+
+    def _stop_job(self, app, docker_cleanup):
+        """StopApplication: stop the container, then (docker_cleanup) prune what no running container uses."""
+        time.sleep(self.faults.stop_delay)
+        with self._lock:
+            proc, app.process = app.process, None
+            kept = app.running_tag
+            app.running_tag = None
+        if proc is not None:
+            proc.stop()
+        app.status = "exited:unhealthy"
+        if docker_cleanup:
+            # Model of CleanupDocker after a stop: images of this application other than the one that ran are
+            # unused, so they go (the running one is kept only because its container was just removed).
+            with self._lock:
+                tags = self.images.get(app.image_name, [])
+                self.pruned_images.extend("%s:%s" % (app.image_name, t) for t in tags if t != kept)
+                self.images[app.image_name] = [t for t in tags if t == kept]
+
+    def _api_start_application(self, args, query, body, sensitive):
+        app = self.apps.get(args[0])
+        if app is None:
+            return _json(404, {"message": "Application not found."})
+        force = query.get("force", ["false"])[0].strip().lower() in ("1", "true", "on", "yes")
+        dep = self.queue_deployment(app, force)
+        return _json(200, {"message": "Deployment request queued.", "deployment_uuid": dep.uuid})
+
+    # -- logs, rollback images (ApplicationsController::logs_by_uuid, rollback_images) ----------------
+    def _api_application_logs(self, args, query, body, sensitive):
+        app = self.apps.get(args[0])
+        if app is None:
+            return _json(404, {"message": "Application not found."})
+        try:
+            lines = int(query.get("lines", ["100"])[0])
+        except ValueError:
+            return _json(422, {"message": "Validation failed.", "errors": {"lines": ["The lines field must be an "
+                                                                                    "integer."]}})
+        if not app.status.startswith("running") or app.process is None and self.launcher is not None:
+            return _json(400, {"message": "Application is not running."})
+        try:
+            text = app.process.log() if app.process is not None else ""
+        except Exception:  # a log that cannot be read is an empty one, as docker logs of a fresh container
+            text = ""
+        tail = text.splitlines()[-lines:] if lines > 0 else []
+        return _json(200, {"logs": "\n".join(tail)})
+
+    def _api_rollback_images(self, args, query, body, sensitive):
+        app = self.apps.get(args[0])
+        if app is None:
+            return _json(404, {"message": "Application not found."})
+        if self.faults.uninspectable:
+            # "Returns an empty list when the server is unavailable or remote inspection is not possible."
+            return _json(200, {"current": None, "images": []})
+        current = app.running_tag
+        tags = self.image_tags(app.image_name)
+        images = [{"tag": t, "created_at": self.image_created_at(app.image_name, t), "is_current": t == current}
+                  for t in tags]
+        images.sort(key=lambda i: i["created_at"], reverse=True)
+        return _json(200, {"current": current, "images": images})
+
 
 ROUTE_ABILITY = {"version": "read", "application": "read", "update_application": "write", "envs": "read",
-                 "deploy": "deploy", "deployment": "read", "app_deployments": "read"}
+                 "deploy": "deploy", "deployment": "read", "app_deployments": "read",
+                 # routes/api.php: start, stop and restart are behind api.ability:deploy
+                 "stop_application": "deploy", "start_application": "deploy",
+                 "application_logs": "read", "rollback_images": "read"}
 
 
 def _route(method, path):
@@ -523,6 +653,10 @@ def _route(method, path):
         (("version",), {"GET": "version"}),
         (("applications", None), {"GET": "application", "PATCH": "update_application"}),
         (("applications", None, "envs"), {"GET": "envs"}),
+        (("applications", None, "stop"), {"POST": "stop_application"}),
+        (("applications", None, "start"), {"POST": "start_application"}),
+        (("applications", None, "logs"), {"GET": "application_logs"}),
+        (("applications", None, "rollback-images"), {"GET": "rollback_images"}),
         (("deploy",), {"GET": "deploy", "POST": "deploy"}),
         (("deployments", "applications", None), {"GET": "app_deployments"}),
         (("deployments", None), {"GET": "deployment"}),
@@ -592,7 +726,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True,
                         help="JSON: {tokens: {token: [abilities]}, applications: [{uuid, image_tag, envs, port, ...}],"
-                             " images: {name: [tags]}, version, port}")
+                             " images: {name: [tags]}, version, port, faults: {switch: value}}")
     parser.add_argument("--state-file", help="write {url, pid, port} here once serving")
     parser.add_argument("--no-app", action="store_true", help="API only: no application process")
     opts = parser.parse_args(argv)
@@ -600,6 +734,7 @@ def main(argv=None):
     server = CoolifyServer(apps=cfg.get("applications", []), tokens=cfg.get("tokens", {}),
                            launcher=None if opts.no_app else almafrica_launcher, images=cfg.get("images"),
                            version=cfg.get("version", COOLIFY_VERSION), port=int(cfg.get("port", 0)))
+    server.faults.configure(cfg.get("faults"))
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: done.set())
     signal.signal(signal.SIGINT, lambda *a: done.set())

@@ -56,6 +56,10 @@ SERVED = [
     ("/deploy", "get"),
     ("/deployments/{uuid}", "get"),
     ("/deployments/applications/{uuid}", "get"),
+    ("/applications/{uuid}/stop", "post"),
+    ("/applications/{uuid}/start", "post"),
+    ("/applications/{uuid}/logs", "get"),
+    ("/applications/{uuid}/rollback-images", "get"),
 ]
 
 

@@ -79,9 +79,10 @@ def smoke_checks(app_url):
 
 
 def up(stage_dir, release=fixtures.LATEST_RELEASE, environments=("staging",), report_dir=None, dialect="ef8",
-       run_migrations=False):
+       run_migrations=False, faults=None):
     """Start the kit; ``run_migrations=True`` configures the applications to migrate on start (a misconfiguration
-    the rollback must refuse)."""
+    the rollback must refuse); ``faults``: the staging Coolify's fault switches (``stage.coolify.Faults.configure``,
+    e.g. ``{"missing_images": ["v1.1.0"]}``, ``{"error_rate_after_deploy": {"/api/orders": 0.05}}``)."""
     stage_dir = os.path.abspath(stage_dir)
     if os.path.exists(os.path.join(stage_dir, STATE)):
         raise RuntimeError("a staging kit is already up in %s: run 'down' first" % stage_dir)
@@ -117,6 +118,8 @@ def up(stage_dir, release=fixtures.LATEST_RELEASE, environments=("staging",), re
             state["environments"][env] = {"database": dbname, "app_url": "http://127.0.0.1:%d" % app_port,
                                           "app_uuid": uuid}
         config = {"tokens": {token: ["root"]}, "applications": apps, "port": free_port()}
+        if faults:
+            config["faults"] = {k: sorted(v) if isinstance(v, (set, frozenset)) else v for k, v in faults.items()}
         _write_private(os.path.join(stage_dir, "coolify.json"), json.dumps(config, indent=1))
         log = open(os.path.join(stage_dir, "coolify.log"), "ab")  # noqa: SIM115 - handed to the child
         env = dict(os.environ, PYTHONPATH=TESTS + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -250,11 +253,15 @@ def main(argv=None):
     p_up.add_argument("--release", default=fixtures.LATEST_RELEASE, choices=fixtures.RELEASE_ORDER)
     p_up.add_argument("--environments", default="staging", help="comma-separated environment names")
     p_up.add_argument("--report-dir", help="where the rollback role writes its reports")
+    p_up.add_argument("--faults", type=json.loads, default=None,
+                      help='the staging Coolify\'s fault switches as JSON, e.g. \'{"missing_images": ["v1.1.0"]}\', '
+                           '\'{"error_rate_after_deploy": {"/api/orders": 0.05}}\', \'{"uninspectable": true}\'')
     p_down = sub.add_parser("down", help="stop a staging kit and remove its directory")
     p_down.add_argument("--dir", required=True)
     opts = parser.parse_args(argv)
     if opts.command == "up":
-        state = up(opts.dir, opts.release, [e for e in opts.environments.split(",") if e], opts.report_dir)
+        state = up(opts.dir, opts.release, [e for e in opts.environments.split(",") if e], opts.report_dir,
+                   faults=opts.faults)
         print(json.dumps({"inventory": state["inventory"], "coolify": state["coolify"]["url"],
                           "environments": state["environments"], "target": REHEARSAL_TARGET}, indent=1))
         return 0
