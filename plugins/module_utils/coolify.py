@@ -331,3 +331,36 @@ class CoolifyClient:
         if isinstance(data, dict):
             return data.get("deployments") or []
         return data if isinstance(data, list) else []
+
+    # -- maintenance window: stop, start, wait for a status (added for issue 10) ------------------
+    def stop_application(self, uuid, docker_cleanup=False):
+        """Queue a stop (``POST /applications/{uuid}/stop``); returns Coolify's message.
+
+        Coolify's ``docker_cleanup`` defaults to true and prunes images no container uses once the application is
+        stopped, which can remove the image a rollback is about to deploy: it is sent, false unless asked."""
+        query = {"docker_cleanup": "true" if docker_cleanup else "false"}
+        data = self.request("POST", "/api/v1/applications/%s/stop" % uuid, query=query, ability="deploy")[1]
+        return data.get("message") if isinstance(data, dict) else data
+
+    def start_application(self, uuid):
+        """Queue a deployment of the configured image (``POST /applications/{uuid}/start``).
+
+        Returns ``{"message", "deployment_uuid"}``; ``deployment_uuid`` may be missing when Coolify skipped it
+        (already queued): follow the application's deployments then."""
+        data = self.request("POST", "/api/v1/applications/%s/start" % uuid, ability="deploy")[1]
+        return data if isinstance(data, dict) else {"message": data}
+
+    def wait_status(self, uuid, prefix, timeout, interval=2.0):
+        """Poll the application until its status starts with ``prefix`` (``exited``, ``running``); returns the
+        application. Raises CoolifyError naming the last status after ``timeout`` seconds."""
+        deadline = self._clock() + float(timeout)
+        while True:
+            app = self.application(uuid)
+            status = (app.get("status") if isinstance(app, dict) else None) or ""
+            if status.strip().lower().startswith(prefix.lower()):
+                return app
+            if self._clock() + interval > deadline:
+                raise CoolifyError("Application %s is still %r, not %s*, after %s s: see it in Coolify (its logs, "
+                                   "the server's Docker) or raise the timeout." % (uuid, status, prefix, timeout),
+                                   body=app)
+            self._sleep(interval)

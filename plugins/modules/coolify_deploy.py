@@ -21,6 +21,12 @@ description:
     401, 403, 404 and 422 fail at once with Coolify's message and what to check.
   - Nothing changes when the application already runs O(image_tag) (and O(image_name)).
   - O(expect_env) is checked before anything changes, for example that production has C(RunMigrations=false).
+  - With O(state=stopped) it stops the application instead (a maintenance window, so that nothing writes while the
+    database moves), with C(POST /api/v1/applications/{uuid}/stop?docker_cleanup=false), and waits until its
+    status is C(exited*). Coolify's C(docker_cleanup) defaults to true and prunes the images no container uses,
+    which may remove the very image the rollback deploys next; this module always sends V(false).
+  - With O(state=started) it starts the application at its configured image tag (or at O(image_tag), set first)
+    with C(POST /api/v1/applications/{uuid}/start), and waits as for a deployment.
 author:
   - Almafrica platform team (@almafrica)
 extends_documentation_fragment:
@@ -31,13 +37,26 @@ attributes:
     support: full
     details:
       - Reads the Coolify version, the application and (with O(expect_env)) its environment variables, checks
-        them, and predicts whether a deployment would happen. Nothing is patched or deployed.
+        them, and predicts whether a deployment (O(state=deployed) or O(state=started)) or a stop
+        (O(state=stopped)) would happen, saying so in RV(plan). Nothing is patched, deployed, started or stopped.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
-      - Shows the application's image name and tag before and after.
+      - Shows the application's image name and tag before and after; with O(state=stopped) its status.
 options:
+  state:
+    description:
+      - V(deployed) makes the application run O(image_tag), deploying it when needed (the rollback's step 6).
+      - V(stopped) stops the application and waits until its status is C(exited*) (the maintenance window
+        before the backup). Nothing changes when it is already exited. Images are never pruned
+        (C(docker_cleanup=false)).
+      - V(started) starts a stopped application at its configured image tag, or at O(image_tag) when given (set
+        first), and waits until it runs; an application that already runs that tag is left alone, one that runs
+        another tag is deployed as with V(deployed).
+    type: str
+    choices: [ deployed, stopped, started ]
+    default: deployed
   application_uuid:
     description:
       - UUID of the Coolify application (shown in its Coolify URL, C(.../application/<uuid>)).
@@ -47,8 +66,8 @@ options:
   image_tag:
     description:
       - Docker image tag the application must run, for example V(v1.1.0).
+      - Required with O(state=deployed); optional with O(state=started); ignored with O(state=stopped).
     type: str
-    required: true
   image_name:
     description:
       - Docker image name (without tag) the application must run, for example V(almafrica/api).
@@ -56,13 +75,15 @@ options:
     type: str
   wait:
     description:
-      - Whether to follow the deployment until it ends and the application is running.
-      - When V(false) the module returns as soon as Coolify has queued the deployment.
+      - Whether to follow the deployment until it ends and the application is running (with O(state=stopped),
+        until it is exited).
+      - When V(false) the module returns as soon as Coolify has queued the deployment (or the stop).
     type: bool
     default: true
   timeout:
     description:
-      - Seconds to wait, from the start of the task, for the deployment to finish and the application to run.
+      - Seconds to wait, from the start of the task, for the deployment to finish and the application to run
+        (with O(state=stopped), for its status to be C(exited*)).
       - On timeout the task fails; the deployment goes on in Coolify.
     type: int
     default: 900
@@ -114,6 +135,22 @@ EXAMPLES = r'''
   check_mode: true
   diff: true
 
+- name: Maintenance window - stop the application before the backup (images are never pruned)
+  almafrica.rollback.coolify_deploy:
+    api_url: http://127.0.0.1:8000
+    api_token: "{{ coolify_api_token }}"
+    application_uuid: "{{ coolify_application_uuid }}"
+    state: stopped
+    timeout: 300
+
+- name: A failure before the deploy - start again the version that was running
+  almafrica.rollback.coolify_deploy:
+    api_url: http://127.0.0.1:8000
+    api_token: "{{ coolify_api_token }}"
+    application_uuid: "{{ coolify_application_uuid }}"
+    state: started
+    image_tag: v1.2.0
+
 - name: Queue the deployment and return at once
   almafrica.rollback.coolify_deploy:
     api_url: http://127.0.0.1:8000
@@ -137,9 +174,19 @@ previous_tag:
   sample: v1.2.0
 image_tag:
   description: Image tag the application has (or, in check mode, would have) after the task.
-  returned: always
+  returned: always (with O(state=stopped) or O(state=started) without O(image_tag), once the application was read)
   type: str
   sample: v1.1.0
+state:
+  description: The O(state) the task brought (or, in check mode, would bring) the application to.
+  returned: always
+  type: str
+  sample: stopped
+plan:
+  description: What the task does (or, in check mode, would do), in words.
+  returned: always
+  type: str
+  sample: stop almafrica-api (running:healthy) with docker_cleanup=false and wait until it is exited
 image_name:
   description: Image name of the application after the task.
   returned: when the application was read
@@ -155,6 +202,11 @@ deployment_status:
   returned: always
   type: str
   sample: finished
+previous_status:
+  description: Application status read before anything changed.
+  returned: when the application was read
+  type: str
+  sample: running:healthy
 status:
   description: Last application status read from Coolify.
   returned: when the application was read
@@ -274,53 +326,105 @@ def wait_running(module, client, uuid, deadline, result):
         time.sleep(module.params["poll_interval"])
 
 
+def is_exited(status):
+    return (status or "").strip().lower().startswith("exited")
+
+
+def run_stopped(module, client, uuid, app, result, deadline):
+    """The maintenance window: stop without pruning images, wait until exited."""
+    params = module.params
+    status = result["status"]
+    name = app.get("name") or uuid
+    result["diff"] = {"before": {"status": status}, "after": {"status": "exited"}}
+    latest = (client.application_deployments(uuid, take=1) or [None])[0]
+    if latest and classify_deployment_status(latest.get("status")) == "pending":
+        # A queued deployment would start the application again inside the maintenance window (and an
+        # application between two containers looks exited while it is being deployed).
+        raise DeployFailed("Deployment %s of %s is %s: stopping now would be undone when it runs. Nothing was "
+                           "changed; wait for it to end (or cancel it in Coolify), then stop."
+                           % (latest.get("deployment_uuid"), name, latest.get("status")))
+    if is_exited(status):
+        result["diff"]["after"] = result["diff"]["before"]
+        result["plan"] = "nothing to do: %s is already %s" % (name, status)
+        return
+    result["changed"] = True
+    result["plan"] = "stop %s (%s) with docker_cleanup=false and wait until it is exited" % (name, status)
+    if module.check_mode:
+        return
+    result["stop_message"] = client.stop_application(uuid, docker_cleanup=False)
+    if not params["wait"]:
+        return
+    app = client.wait_status(uuid, "exited", max(deadline - time.monotonic(), 0), interval=params["poll_interval"])
+    result["status"] = app.get("status")
+
+
 def run(module, client, result, deadline):
     params = module.params
     uuid = params["application_uuid"]
+    state = params["state"]
     result["coolify_version"] = client.version()
     app = client.application(uuid)
     result["previous_tag"] = app.get("docker_registry_image_tag")
     result["image_name"] = app.get("docker_registry_image_name")
-    result["status"] = app.get("status")
-    check_application(app, uuid)
+    result["status"] = result["previous_status"] = app.get("status")
     if params["expect_env"]:
         check_env(client, uuid, params["expect_env"])
+    if state == "stopped":
+        result["image_tag"] = result["previous_tag"]
+        return run_stopped(module, client, uuid, app, result, deadline)
+    image_tag = params["image_tag"] or result["previous_tag"]
+    result["image_tag"] = image_tag
+    if params["image_tag"] or params["image_name"]:
+        check_application(app, uuid)
 
     update = {}
-    if result["previous_tag"] != params["image_tag"]:
-        update["docker_registry_image_tag"] = params["image_tag"]
+    if result["previous_tag"] != image_tag:
+        update["docker_registry_image_tag"] = image_tag
     if params["image_name"] and params["image_name"] != result["image_name"]:
         update["docker_registry_image_name"] = params["image_name"]
     before = {"image": "%s:%s" % (result["image_name"], result["previous_tag"])}
     after_name = update.get("docker_registry_image_name", result["image_name"])
-    result["diff"] = {"before": before, "after": {"image": "%s:%s" % (after_name, params["image_tag"])}}
-    if not update and application_is_running(result["status"]):
+    after_image = "%s:%s" % (after_name, image_tag)
+    result["diff"] = {"before": before, "after": {"image": after_image}}
+    running = application_is_running(result["status"])
+    if not update and running:
         # The tag is configured and the application runs; it is converged unless its last deployment (of this
         # tag, or of another one after which the tag was set) did not finish. A pending one is followed.
         latest = (client.application_deployments(uuid, take=1) or [None])[0]
-        state = deployment_convergence(latest, params["image_tag"])
-        if state == "converged":
+        convergence = deployment_convergence(latest, image_tag)
+        if convergence == "converged":
             result["diff"]["after"] = before
+            result["plan"] = "nothing to do: %s already runs %s (%s)" % (uuid, after_image, result["status"])
             return
-        if state == "pending":
+        if convergence == "pending":
             result["deployment_uuid"] = latest.get("deployment_uuid")
             result["deployment_status"] = latest.get("status")
+            result["plan"] = "follow deployment %s of %s, already %s" % (
+                result["deployment_uuid"], after_image, latest.get("status"))
             if params["wait"] and not module.check_mode:
-                follow_deployment(module, client, uuid, latest, params["image_tag"], deadline, result)
+                follow_deployment(module, client, uuid, latest, image_tag, deadline, result)
                 wait_running(module, client, uuid, deadline, result)
             return
     result["changed"] = True
     result["image_name"] = after_name
+    # A stopped application is started (Coolify's start queues a deployment of the configured image).
+    use_start = state == "started" and not running
+    result["plan"] = "%s%s %s (was %s, %s)" % (
+        "set the image tag, then " if update else "", "start" if use_start else "deploy", after_image,
+        before["image"], result["status"])
     if module.check_mode:
         return
     if update:
         client.update_application(uuid, update)
-    started_dep = client.deploy(uuid, force=params["force"])
+    if use_start:
+        started_dep = client.start_application(uuid)
+    else:
+        started_dep = client.deploy(uuid, force=params["force"])
     result["deployment_uuid"] = started_dep.get("deployment_uuid")
     result["deployment_status"] = "queued"
     if not params["wait"]:
         return
-    follow_deployment(module, client, uuid, started_dep, params["image_tag"], deadline, result)
+    follow_deployment(module, client, uuid, started_dep, image_tag, deadline, result)
     wait_running(module, client, uuid, deadline, result)
 
 
@@ -328,7 +432,8 @@ def main():
     argument_spec = coolify_argument_spec()
     argument_spec.update(
         application_uuid=dict(type="str", required=True, aliases=["uuid"]),
-        image_tag=dict(type="str", required=True),
+        state=dict(type="str", default="deployed", choices=["deployed", "stopped", "started"]),
+        image_tag=dict(type="str"),
         image_name=dict(type="str"),
         wait=dict(type="bool", default=True),
         timeout=dict(type="int", default=900),
@@ -336,11 +441,12 @@ def main():
         force=dict(type="bool", default=False),
         expect_env=dict(type="dict", default={}),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_if=[("state", "deployed", ("image_tag",))])
     started = time.monotonic()
     deadline = started + module.params["timeout"]
-    result = dict(changed=False, image_tag=module.params["image_tag"], deployment_uuid=None, deployment_status=None,
-                  retries=[])
+    result = dict(changed=False, state=module.params["state"], image_tag=module.params["image_tag"], plan=None,
+                  deployment_uuid=None, deployment_status=None, retries=[])
     client = None
     try:
         client = CoolifyClient(module.params["api_url"], module.params["api_token"],

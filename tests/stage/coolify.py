@@ -11,6 +11,9 @@ It serves what ``almafrica.rollback.coolify_deploy`` uses, with the shapes, stat
     POST /api/v1/deploy?uuid=&force=                 {"deployments": [...]}        deploy (GET too)
     GET  /api/v1/deployments/{uuid}                  ApplicationDeploymentQueue    read (logs: read:sensitive)
     GET  /api/v1/deployments/applications/{uuid}     {"count", "deployments"}      read
+    POST /api/v1/applications/{uuid}/stop            {"message"}; queues a stop      deploy
+                                                     (docker_cleanup, default true, prunes unused images)
+    POST /api/v1/applications/{uuid}/start           {"message", "deployment_uuid"} deploy
 
 A deployment restarts the application at the release named by its image tag (``v1.1.0`` -> release v1.1.0)
 through a ``launcher(app, release)`` callable that returns a process object (``start(wait=False)``, ``stop()``,
@@ -90,6 +93,7 @@ class CoolifyApplication:
         self.status = "exited:unhealthy"
         self.fqdn = "http://127.0.0.1:%d" % port if port else ""
         self.process = None
+        self.running_tag = None  # the image tag of the container that runs (None when stopped)
         self.env_ids = {key: i for i, key in enumerate(self.envs, start=1)}
 
     def to_api(self):
@@ -166,6 +170,7 @@ class Faults:
         self.already_queued = 0       # next N deploys answer "Deployment already queued" with an unknown uuid
         self.deploy_delay = 0.0       # extra seconds a deployment spends in_progress
         self.queue_delay = 0.2        # seconds a deployment stays queued
+        self.stop_delay = 0.2         # seconds a stop stays queued before the container stops
 
     def inject(self, status=None, times=1, method=None, path=None, retry_after=None, drop=False):
         """Answer the next ``times`` matching requests with ``status`` (429 adds Retry-After) or drop them."""
@@ -224,6 +229,7 @@ class CoolifyServer:
         self.requests = []
         self.spec_violations = []
         self.deployments = collections.OrderedDict()
+        self.pruned_images = []  # "name:tag" removed by a stop with docker_cleanup
         self._lock = threading.RLock()
         self._queues = {}
         self._httpd = None
@@ -340,6 +346,7 @@ class CoolifyServer:
             app.process.stop()
             app.process = None
             app.status = "exited:unhealthy"
+        app.running_tag = tag
         if self.launcher is None:  # API-only mode: no process plays the application
             app.status = "running:healthy"
             log("Container started (no process attached).")
@@ -512,9 +519,52 @@ class CoolifyServer:
         return _json(200, {"count": len(deps),
                            "deployments": [d.to_api(sensitive) for d in deps[skip:skip + take]]})
 
+    # -- start / stop (ApplicationsController::action_stop, action_deploy) --------------------------
+    def _api_stop_application(self, args, query, body, sensitive):
+        app = self.apps.get(args[0])
+        if app is None:
+            return _json(404, {"message": "Application not found."})
+        # $request->boolean('docker_cleanup', true): Laravel reads "1", "true", "on", "yes" as true
+        raw = query.get("docker_cleanup", ["true"])[0].strip().lower()
+        docker_cleanup = raw in ("1", "true", "on", "yes")
+        job = threading.Thread(target=self._stop_job, args=(app, docker_cleanup), name="stop-" + app.uuid,
+                               daemon=True)
+        with self._lock:
+            self._queues["stop:" + app.uuid] = job  # joined by stop() like the deployment workers
+        job.start()
+        return _json(200, {"message": "Application stopping request queued."})
+
+    def _stop_job(self, app, docker_cleanup):
+        """StopApplication: stop the container, then (docker_cleanup) prune what no running container uses."""
+        time.sleep(self.faults.stop_delay)
+        with self._lock:
+            proc, app.process = app.process, None
+            kept = app.running_tag
+            app.running_tag = None
+        if proc is not None:
+            proc.stop()
+        app.status = "exited:unhealthy"
+        if docker_cleanup:
+            # Model of CleanupDocker after a stop: images of this application other than the one that ran are
+            # unused, so they go (the running one is kept only because its container was just removed).
+            with self._lock:
+                tags = self.images.get(app.image_name, [])
+                self.pruned_images.extend("%s:%s" % (app.image_name, t) for t in tags if t != kept)
+                self.images[app.image_name] = [t for t in tags if t == kept]
+
+    def _api_start_application(self, args, query, body, sensitive):
+        app = self.apps.get(args[0])
+        if app is None:
+            return _json(404, {"message": "Application not found."})
+        force = query.get("force", ["false"])[0].strip().lower() in ("1", "true", "on", "yes")
+        dep = self.queue_deployment(app, force)
+        return _json(200, {"message": "Deployment request queued.", "deployment_uuid": dep.uuid})
+
 
 ROUTE_ABILITY = {"version": "read", "application": "read", "update_application": "write", "envs": "read",
-                 "deploy": "deploy", "deployment": "read", "app_deployments": "read"}
+                 "deploy": "deploy", "deployment": "read", "app_deployments": "read",
+                 # routes/api.php: start, stop and restart are behind api.ability:deploy
+                 "stop_application": "deploy", "start_application": "deploy"}
 
 
 def _route(method, path):
@@ -523,6 +573,8 @@ def _route(method, path):
         (("version",), {"GET": "version"}),
         (("applications", None), {"GET": "application", "PATCH": "update_application"}),
         (("applications", None, "envs"), {"GET": "envs"}),
+        (("applications", None, "stop"), {"POST": "stop_application"}),
+        (("applications", None, "start"), {"POST": "start_application"}),
         (("deploy",), {"GET": "deploy", "POST": "deploy"}),
         (("deployments", "applications", None), {"GET": "app_deployments"}),
         (("deployments", None), {"GET": "deployment"}),

@@ -56,6 +56,8 @@ SERVED = [
     ("/deploy", "get"),
     ("/deployments/{uuid}", "get"),
     ("/deployments/applications/{uuid}", "get"),
+    ("/applications/{uuid}/stop", "post"),
+    ("/applications/{uuid}/start", "post"),
 ]
 
 
