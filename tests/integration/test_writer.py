@@ -298,6 +298,14 @@ def test_success_with_maintenance_loses_no_acknowledged_write(kit):
     assert refused > 0  # the downtime, as the users saw it
     assert report["backup"]["taken_by_this_run"] and kit.state["dir"] in report["backup"]["path"]
 
+    # Already at the target: no stop, no backup, nothing changed.
+    backups = sorted(os.listdir(os.path.dirname(report["backup"]["path"])))
+    again = kit.run("-e", "target=" + TARGET, extra=MAINTENANCE)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert re.search(r"^almafrica_staging\s*:\s*ok=\d+\s+changed=0\s", again.stdout, re.M), again.stdout[-2000:]
+    assert kit.reports_of()[-1]["outcome"] == "no-op" and kit.reports_of()[-1]["backup"]["path"] is None
+    assert sorted(os.listdir(os.path.dirname(report["backup"]["path"]))) == backups
+
 
 def test_failure_in_migrate_leaves_everything_and_restarts_what_ran(kit, tmp_path):
     broken = tmp_path / "scripts"
@@ -377,6 +385,10 @@ def test_two_rollbacks_in_a_row_each_take_and_restore_their_own_backup(kit):
     kit.start_writer()
     first = kit.run("-e", "target=" + TARGET, extra=MAINTENANCE)
     assert first.returncode == 0, first.stdout[-3000:]
+    # A newer target is a roll forward: refused unless said so.
+    refused = kit.run("-e", "target=" + LATEST, extra=MAINTENANCE)
+    assert refused.returncode == 2 and "is newer than the database" in refused.stdout, refused.stdout[-3000:]
+    assert "-e direction=forward" in refused.stdout and kit.history() == list(fixtures.MIGRATIONS[:3])
     forward = kit.run("-e", "target=" + LATEST, "-e", "direction=forward", "-e", "image_tag=v1.2.0",
                       "-e", "version=1.2.0", extra=MAINTENANCE)
     assert forward.returncode == 0, forward.stdout[-3000:]
@@ -396,8 +408,11 @@ def test_two_rollbacks_in_a_row_each_take_and_restore_their_own_backup(kit):
     assert third.returncode == 2
     acked, failed = kit.stop_writer()
     reports = kit.reports_of()
+    reports = [r for r in reports if r["failure"].get("phase") != "preflight"]  # the refused roll forward
     assert [r["outcome"] for r in reports] == ["succeeded", "succeeded", "failed"]
     assert reports[1]["direction"] == "forward"
+    forward_md = os.path.join(kit.reports, "almafrica_staging", reports[1]["run_id"] + ".md")
+    assert open(forward_md, encoding="utf-8").read().startswith("# Roll forward succeeded")
     paths = [r["backup"]["path"] for r in reports]
     assert len(set(paths)) == 3 and all(r["backup"]["taken_by_this_run"] for r in reports)
     last = reports[-1]
