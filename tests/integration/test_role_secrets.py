@@ -55,6 +55,7 @@ def kit(tmp_path):
                   encoding="utf-8") as fh:
             fh.write("stage_webhook_url: %s\n" % sink.url)
         state["sink"] = sink
+        state["report_dir"] = str(tmp_path / "reports" / "almafrica_staging")
         yield state
     finally:
         sink.close()
@@ -87,3 +88,12 @@ def test_no_secret_at_vvv_through_success_and_failure(kit, maintenance):
     assert "smoke check 1" in done.stdout  # the well-formedness loop ran, labelled by number
     _assert_no_secret(done, kit)
     assert [m["event"] for m in kit["sink"].received] == ["start", "failed", "start", "succeeded"]
+    # The notifications name this run's backup.
+    reports = []
+    for name in sorted(os.listdir(kit["report_dir"])):
+        if name.endswith(".json"):
+            with open(os.path.join(kit["report_dir"], name), encoding="utf-8") as fh:
+                reports.append(json.load(fh))
+    assert [r["outcome"] for r in reports] == ["failed", "succeeded"]
+    for report, message in zip(reports, [kit["sink"].received[1], kit["sink"].received[3]]):
+        assert report["backup"]["path"] and report["backup"]["path"] in message["text"], message
