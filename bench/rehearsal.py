@@ -7,12 +7,16 @@ Coolify-compatible API) twice, side by side in the same run:
 
 * ``playbook``: ``ansible-playbook playbooks/rollback.yml -e target=<last v1.1.0 migration>`` (every phase:
   preflight, record, verified backup, migrate, verify, deploy, health, smoke, report);
+* ``maintenance``: the same playbook with ``rollback_maintenance: true`` (the application is stopped before the
+  backup and the previous version started by the deploy): no errors, a downtime instead;
 * ``raw``: the same work as a shell runbook would do it, with the raw tools and no checks: ``pg_dump -Fd -Z1 -j2``,
   ``psql -1 -f rollback_v1.2.0.sql``, the Coolify API calls (PATCH the tag, POST deploy, poll), one GET of
   ``/health/version``.
 
 While each runs, a prober reads ``/api/orders`` (the endpoint whose columns change) and ``/health`` every 100 ms
-and records every answer that is not 200: that is the time users see errors. Results are printed as Markdown.
+and records every answer that is not 200: that is the time users see errors (or, with maintenance, no answer).
+The role's own report gives the error window (schema changed until the previous version is healthy) without
+maintenance, and the downtime (stop until healthy) with it. Results are printed as Markdown.
 """
 from __future__ import annotations
 
@@ -96,12 +100,13 @@ class Prober(threading.Thread):
         self.join()
 
 
-def run_playbook(k, reports):
+def run_playbook(k, reports, maintenance=False):
     env = ansible_env({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"})
     started = time.monotonic()
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
                            k["inventory"], os.path.join(REPO, "playbooks", "rollback.yml"),
-                           "-e", "target=" + stage_kit.REHEARSAL_TARGET],
+                           "-e", "target=" + stage_kit.REHEARSAL_TARGET,
+                           "-e", json.dumps({"rollback_maintenance": maintenance})],
                           env=env, cwd=REPO, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
@@ -109,7 +114,7 @@ def run_playbook(k, reports):
     [path] = [os.path.join(root, f) for root, _d, files in os.walk(reports) for f in files if f.endswith(".json")]
     with open(path, encoding="utf-8") as fh:
         report = json.load(fh)
-    return elapsed, {p["name"]: p["duration"] for p in report["phases"]}
+    return elapsed, {p["name"]: p["duration"] for p in report["phases"]}, report["availability"]
 
 
 def run_raw(k, secrets, backup_dir):
@@ -158,15 +163,17 @@ def one_run(kind):
                             secrets["stage_smoke_password"])
             prober.start()
             time.sleep(0.5)
-            if kind == "playbook":
-                total, parts = run_playbook(k, reports)
+            availability = {}
+            if kind in ("playbook", "maintenance"):
+                total, parts, availability = run_playbook(k, reports, maintenance=kind == "maintenance")
             else:
                 os.makedirs(os.path.join(tmp, "raw-backup"))
                 total, parts = run_raw(k, secrets, os.path.join(tmp, "raw-backup"))
             time.sleep(0.5)
             prober.stop()
             return {"total": total, "parts": parts, "orders_errors": prober.error_seconds("orders"),
-                    "health_errors": prober.error_seconds("health")}
+                    "health_errors": prober.error_seconds("health"),
+                    "error_window": availability.get("error_window"), "downtime": availability.get("downtime")}
         finally:
             stage_kit.down(k["dir"])
 
@@ -175,18 +182,28 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     opts = parser.parse_args()
-    results = {"playbook": [], "raw": []}
+    kinds = ("playbook", "maintenance", "raw")
+    results = {kind: [] for kind in kinds}
     for _ in range(opts.runs):
-        for kind in ("playbook", "raw"):  # side by side in the same run, alternating
+        for kind in kinds:  # side by side in the same run, alternating
             results[kind].append(one_run(kind))
-    med = {kind: {key: statistics.median(r[key] for r in runs) for key in ("total", "orders_errors", "health_errors")}
+
+    def median(runs, key):
+        values = [r[key] for r in runs if r.get(key) is not None]
+        return statistics.median(values) if values else None
+
+    med = {kind: {key: median(runs, key) for key in ("total", "orders_errors", "health_errors", "error_window",
+                                                      "downtime")}
            for kind, runs in results.items()}
     print("## Rehearsal rollback (bench/rehearsal.py, %d runs each, medians)\n" % opts.runs)
-    print("| | wall (s) | /api/orders serving errors (s) | /health not 200 (s) |")
-    print("|---|---|---|---|")
-    for kind in ("playbook", "raw"):
-        row = (kind, med[kind]["total"], med[kind]["orders_errors"], med[kind]["health_errors"])
-        print("| %s | %.2f | %.2f | %.2f |" % row)
+    print("| | wall (s) | /api/orders not 200 (s) | /health not 200 (s) | error window, report (s) | downtime, report (s) |")
+    print("|---|---|---|---|---|---|")
+    for kind in kinds:
+        m = med[kind]
+        print("| %s | %.2f | %.2f | %.2f | %s | %s |" % (
+            kind, m["total"], m["orders_errors"], m["health_errors"],
+            "-" if m["error_window"] is None else "%.2f" % m["error_window"],
+            "-" if m["downtime"] is None else "%.2f" % m["downtime"]))
     print("\nplaybook / raw wall time: %.2fx; playbook overhead: %.2f s\n"
           % (med["playbook"]["total"] / med["raw"]["total"], med["playbook"]["total"] - med["raw"]["total"]))
     print("Playbook phases (median s): " + ", ".join(

@@ -19,6 +19,7 @@ Endpoints:
     GET  /api/farmers/{id}  one farmer (404 when unknown)
     POST /api/farmers       {"name", "village"[, "phoneNumber"]} -> 201 + the farmer
     GET  /api/orders        {"count", "items"} (``?limit=``, default 100); v1.2.0 reads ``Status``
+    POST /api/orders        {"farmerId", "amount"[, "status"]} -> 201 + the order (the columns of its release)
 
 Every ``/api`` endpoint but login needs ``Authorization: Bearer <token>``. Logs are JSON lines on stderr, or with
 ``Logging__Console__FormatterName=simple`` (what the staging Coolify's containers use) ASP.NET Core console entries
@@ -443,6 +444,18 @@ class Almafrica:
             ", ".join('"%s"' % c for c in farmer_columns(self.release)))
         return self._read(sql, values, "farmer", one=True, verb="creating")
 
+    def create_order(self, body):
+        if not isinstance(body, dict) or not isinstance(body.get("farmerId"), int) \
+                or not isinstance(body.get("amount"), (int, float, str)):
+            raise HttpError(400, "One or more validation errors occurred.",
+                            {"farmerId": ["Required."], "amount": ["Required."]})
+        columns = [c for c in order_columns(self.release) if c not in ("Id", "CreatedAt")]
+        values = [body.get(_camel(c)) if c != "Status" else body.get("status", 0) for c in columns]
+        sql = 'INSERT INTO "Orders" (%s, "CreatedAt") VALUES (%s, now()) RETURNING %s' % (
+            ", ".join('"%s"' % c for c in columns), ", ".join(["%s"] * len(columns)),
+            ", ".join('"%s"' % c for c in order_columns(self.release)))
+        return self._read(sql, values, "order", one=True, verb="creating")
+
     def _read(self, sql, params, what, one=False, verb="reading"):
         started = time.monotonic()
         try:
@@ -553,6 +566,8 @@ class Handler(BaseHTTPRequestHandler):
             found = re.match(r"^/api/farmers/(\d+)$", path)
             if found and method == "GET":
                 return self._json(200, app.farmers(int(found.group(1))))
+            if path == "/api/orders" and method == "POST":
+                return self._json(201, app.create_order(self._body()))
             if path == "/api/orders" and method == "GET":
                 limit = query.get("limit", ["100"])[0]
                 if not limit.isdigit():
