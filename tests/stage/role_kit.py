@@ -87,6 +87,28 @@ def run_role_checked(playbook, *args, inventory, secrets, env=None):
     return proc
 
 
+def database_dump(state, db_password, env_name="staging"):
+    """pg_dump ``(schema, data)`` of an environment's database of a kit (``stage.kit.up``'s state)."""
+    pgs = state["postgres"]
+    env = dict(os.environ, PGHOST=pgs["host"], PGPORT=str(pgs["port"]), PGUSER=pgs["user"], PGPASSWORD=db_password)
+    return dump_state(env, state["environments"][env_name]["database"])
+
+
+def data_sections(data_dump):
+    """``{table: COPY block}`` of a pg_dump --data-only text (``table`` as pg_dump names it: ``public."Orders"``)."""
+    sections, current = {}, None
+    for line in data_dump.splitlines():
+        match = re.match(r"COPY (\S+) \(", line)
+        if match:
+            current = match.group(1)
+            sections[current] = []
+        elif line == "\\.":
+            current = None
+        elif current:
+            sections[current].append(line)
+    return {k: "\n".join(v) for k, v in sections.items()}
+
+
 def recap(proc, host="almafrica_staging"):
     match = re.search(r"^%s\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % host, proc.stdout,
                       re.M)
@@ -145,7 +167,7 @@ class Kit:
 
     def dump(self, name="staging"):
         """pg_dump ``(schema, data)`` of the environment's database."""
-        return dump_state(self.client_env(), self.env(name)["database"])
+        return database_dump(self.state, self.secrets["stage_db_password"], name)
 
     def version(self, name="staging"):
         with urllib.request.urlopen(self.env(name)["app_url"] + "/health/version", timeout=5) as resp:  # noqa: S310
