@@ -1,4 +1,4 @@
-"""Role options no other test reaches, each through playbooks/rollback.yml against the staging kit, asserting its effect.
+"""Role options no other test reaches, each run through playbooks/rollback.yml on the staging kit, by its effect.
 
 Every run goes through stage.role_kit's harness: ansible-playbook at -vvv, its output searched for every secret of
 the inventory (and the webhook URL) in every form.
@@ -238,8 +238,9 @@ def test_custom_history_table_and_schema(kit, tmp_path):
     for name in os.listdir(os.path.join(fixtures.MIGRATIONS_DIR, "ef8")):
         text = fixtures.read_sql(os.path.join(fixtures.MIGRATIONS_DIR, "ef8", name))
         (scripts / name).write_text(text.replace('"__EFMigrationsHistory"', '"ef"."MigrationsLog"'))
-    proc = kit.run("-e", "target=" + TARGET, *extra(rollback_history_table="MigrationsLog", rollback_history_schema="ef",
-                                                    rollback_scripts=[str(scripts)], **NO_DEPLOY))
+    proc = kit.run("-e", "target=" + TARGET, *extra(rollback_history_table="MigrationsLog",
+                                                    rollback_history_schema="ef", rollback_scripts=[str(scripts)],
+                                                    **NO_DEPLOY))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert kit.history(table="MigrationsLog", schema="ef") == M[:3]
     assert kit.query("SELECT to_regclass('public.\"__EFMigrationsHistory\"')") == [(None,)]

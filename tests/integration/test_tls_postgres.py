@@ -1,4 +1,4 @@
-"""The production configuration of the database connection: PostgreSQL with TLS, a private CA, every module and the role.
+"""The production database connection: PostgreSQL with TLS and a private CA, for every module and the role.
 
 A PostgreSQL started with ``ssl=on`` that rejects plain TCP (``hostnossl ... reject``) and logs every connection,
 with a throwaway CA made in the test (stage.tls). For ssl_mode require, verify-ca and verify-full with ``ca_cert``:
@@ -21,7 +21,8 @@ import yaml
 from stage import fixtures
 from stage.dumps import dump_state
 from stage.pg import PgCluster
-from stage.runner import REPO, run_module, run_playbook
+from stage.role_kit import PLAYBOOK, run_role_checked
+from stage.runner import run_module
 from stage.tls import WRONG_HOST, make_tls
 
 M = fixtures.MIGRATIONS
@@ -257,10 +258,10 @@ def test_role_rolls_back_over_verified_tls(tls_pg, tdb, tls, tmp_path):
     (inv / "group_vars" / "almafrica" / "secrets.yml").write_text(yaml.safe_dump(
         {"tls_db_password": tls_pg.password}))
     before_sessions = module_sessions(tls_pg, tdb)
-    proc = run_playbook(os.path.join(REPO, "playbooks", "rollback.yml"), "-e", "target=" + V11, "-vvv",
-                        inventory=str(inv))
+    # At -vvv, with the password searched for in every form in the output (stage.role_kit).
+    proc = run_role_checked(PLAYBOOK, "-e", "target=" + V11, inventory=str(inv),
+                            secrets={"db_password": tls_pg.password})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert tls_pg.password not in proc.stdout + proc.stderr
     assert history(tls_pg, tdb) == list(M[:3])
     [path] = glob.glob(str(reports / "almafrica_tls" / "*.json"))
     with open(path, encoding="utf-8") as fh:
@@ -273,8 +274,8 @@ def test_role_rolls_back_over_verified_tls(tls_pg, tdb, tls, tmp_path):
 
     # The same settings with a CA that did not sign the server: refused in preflight, nothing changed.
     before = dump_state(tls_pg.client_env(), tdb)
-    refused = run_playbook(os.path.join(REPO, "playbooks", "rollback.yml"), "-e", "target=InitialCreate",
-                           "-e", "rollback_db_ca_cert=" + tls["other_ca"], inventory=str(inv))
+    refused = run_role_checked(PLAYBOOK, "-e", "target=InitialCreate", "-e", "rollback_db_ca_cert=" + tls["other_ca"],
+                               inventory=str(inv), secrets={"db_password": tls_pg.password})
     assert refused.returncode == 2
     assert "certificate verify failed" in refused.stdout
     assert dump_state(tls_pg.client_env(), tdb) == before

@@ -1,4 +1,4 @@
-"""Role runs for the tests: playbooks/rollback.yml against a staging kit at -vvv, every run's output searched for secrets.
+"""Role runs for the tests: playbooks/rollback.yml on a staging kit at -vvv, each output searched for secrets.
 
     kit = Kit(str(tmp_path))                  # a staging kit (stage.kit.up) and its inventory's secrets
     proc = kit.run("-e", "target=...")         # ansible-playbook -vvv; fails the test if a secret is in its output

@@ -38,7 +38,8 @@ def _name(common_name):
 
 def _validity(builder):
     now = datetime.datetime.now(datetime.timezone.utc)
-    return builder.not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+    return (builder.not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2)))
 
 
 def make_ca(common_name="almafrica.rollback test CA"):
