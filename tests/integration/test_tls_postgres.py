@@ -23,23 +23,31 @@ from stage.dumps import dump_state
 from stage.pg import PgCluster
 from stage.role_kit import PLAYBOOK, run_role_checked
 from stage.runner import run_module
-from stage.tls import WRONG_HOST, make_tls
+from stage.tls import CertificateAuthority
 
 M = fixtures.MIGRATIONS
 V11 = fixtures.last_migration("v1.1.0")
 ACCEPT_V12 = ["public.Orders.Status", "public.Orders.Amount"]
 SCRIPTS = [os.path.join(fixtures.MIGRATIONS_DIR, "ef8")]
 MODES = ["require", "verify-ca", "verify-full"]
+# A loopback address no client here connects to: a certificate for it alone is a certificate for the wrong host.
+WRONG_HOST = "127.0.0.2"
 
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory):
-    return make_tls(str(tmp_path_factory.mktemp("tls")))
+    """``ca`` (PEM path), ``server`` (for 127.0.0.1 and localhost), ``wrong_host`` (same CA, for another host) and
+    ``other_ca`` (a CA that signed nothing here)."""
+    root = tmp_path_factory.mktemp("tls")
+    ca = CertificateAuthority.create(root / "ca")
+    return {"ca": ca.cert_path, "server": ca.issue(root / "server"),
+            "wrong_host": ca.issue(root / "wrong", hosts=[WRONG_HOST]),
+            "other_ca": CertificateAuthority.create(root / "other-ca", name="Other CA").cert_path}
 
 
 @pytest.fixture(scope="module")
 def tls_pg(tls):
-    cluster = PgCluster(ssl=tls).start()
+    cluster = PgCluster(ssl=tls["server"]).start()
     try:
         yield cluster
     finally:
@@ -49,7 +57,7 @@ def tls_pg(tls):
 @pytest.fixture(scope="module")
 def wrong_host_pg(tls):
     """Same CA, but the server's certificate names another host than the 127.0.0.1 the clients connect to."""
-    cluster = PgCluster(ssl={"server_cert": tls["wrong_host_cert"], "server_key": tls["wrong_host_key"]}).start()
+    cluster = PgCluster(ssl=tls["wrong_host"]).start()
     try:
         yield cluster
     finally:

@@ -7,8 +7,8 @@ The server refuses to run as root, so when we are root every server-side command
         pg.create_database("almafrica")
         conn = pg.connect("almafrica")
 
-``PgCluster(ssl=tls)`` (``tls``: paths ``server_cert`` and ``server_key``, e.g. from ``stage.tls.make_tls``) starts
-the server with ``ssl=on`` and that certificate, accepts TCP connections only over TLS (``hostssl``; plain TCP is
+``PgCluster(ssl=issued)`` (a certificate and key, ``.cert`` and ``.key`` paths, as ``stage.tls``'s
+``CertificateAuthority.issue`` returns them) starts the server with ``ssl=on`` and that certificate, accepts TCP connections only over TLS (``hostssl``; plain TCP is
 rejected) and logs every connection (``log_connections``), so a test can prove its clients used TLS.
 
 ``python -m stage.pg --check`` prints the directory of the server binaries, or exits 1 saying
@@ -135,7 +135,7 @@ class PgCluster:
         """Copy the certificate and key beside the data directory (the server insists on owning a 0600 key), allow
         TCP only over TLS, and return the server options that turn TLS on."""
         paths = {}
-        for name, source in (("server.crt", self.ssl["server_cert"]), ("server.key", self.ssl["server_key"])):
+        for name, source in (("server.crt", self.ssl.cert), ("server.key", self.ssl.key)):
             path = paths[name] = os.path.join(self.base_dir, name)
             shutil.copyfile(source, path)
             os.chmod(path, 0o600)

@@ -1,82 +1,48 @@
-"""Throwaway TLS material for tests: a private CA, a server certificate for 127.0.0.1/localhost, a wrong-host one.
+"""Throwaway TLS material for tests: a CA, certificates it signs, and HTTPS for the kit's http.server servers.
 
-Made with the ``cryptography`` package in the test, never committed, gone with the directory:
+Everything is written as PEM files into a directory the caller gives (a pytest ``tmp_path``); functions return
+paths, so any server can use them (http.server, PostgreSQL's ``ssl_cert_file``/``ssl_key_file``/``ssl_ca_file``,
+client certificates). Keys are written 0600 (PostgreSQL refuses a key readable by others).
 
-    tls = make_tls(str(tmp_path))        # {'ca': ..., 'server_cert': ..., 'server_key': ..., ...} (file paths)
-    # HTTPS: ssl_context.load_cert_chain(tls['server_cert'], tls['server_key']); clients trust tls['ca']
-    # PostgreSQL: PgCluster(ssl=tls) starts with ssl=on and this certificate
+    ca = CertificateAuthority.create(tmp_path / "ca")
+    server = ca.issue(tmp_path / "server", hosts=["127.0.0.1", "localhost"])       # server.cert, server.key
+    wrong = ca.issue(tmp_path / "wrong", hosts=["127.0.0.2"])                      # valid, but not for 127.0.0.1
+    other_ca = CertificateAuthority.create(tmp_path / "other-ca", name="Other CA")  # trusts nothing of ``ca``
+    client = ca.issue(tmp_path / "client", hosts=[], common_name="rollback", client=True)
+    serve_https(httpd, server)        # wrap a (Threading)HTTPServer's listening socket
 
-``other_ca`` is a second, unrelated CA (a client that trusts it must refuse the server); ``wrong_host_cert`` /
-``wrong_host_key`` are signed by the right CA for a name that is not 127.0.0.1 or localhost (verify-full must
-refuse it, verify-ca accepts it).
+Needs the ``cryptography`` package (an ansible-core dependency, pinned in constraints.txt).
 """
 from __future__ import annotations
 
 import datetime
 import ipaddress
 import os
+import ssl
+import sys
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-LOOPBACK_NAMES = ("localhost",)
-LOOPBACK_IPS = ("127.0.0.1",)
-# A name no test connects to (RFC 6761 reserves .invalid): a certificate for it is the wrong host.
-WRONG_HOST = "db.almafrica.invalid"
+
+@dataclass
+class Issued:
+    """A certificate and its key, as PEM files; ``ca`` is the PEM of the CA that signed it."""
+
+    cert: str
+    key: str
+    ca: str
 
 
-def _key():
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _name(common_name):
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "almafrica.rollback tests"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _validity(builder):
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return (builder.not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=2)))
-
-
-def make_ca(common_name="almafrica.rollback test CA"):
-    """A self-signed CA: ``(certificate, private key)``."""
-    key = _key()
-    name = _name(common_name)
-    builder = _validity(x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                        .serial_number(x509.random_serial_number()))
-    builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).add_extension(
-        x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                      key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
-                      decipher_only=False), critical=True)
-    return builder.sign(key, hashes.SHA256()), key
-
-
-def make_server_cert(ca_cert, ca_key, dns_names=LOOPBACK_NAMES, ip_addresses=LOOPBACK_IPS):
-    """A server certificate signed by the CA, with the names in its subjectAltName: ``(certificate, key)``."""
-    key = _key()
-    common_name = (list(dns_names) + list(ip_addresses))[0]
-    sans = [x509.DNSName(n) for n in dns_names] + [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
-    builder = _validity(x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(ca_cert.subject)
-                        .public_key(key.public_key()).serial_number(x509.random_serial_number()))
-    builder = (builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False))
-    return builder.sign(ca_key, hashes.SHA256()), key
-
-
-def _write(path, data, mode=0o600):
+def _write(path, data, mode):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
-    return path
-
-
-def _cert_pem(cert):
-    return cert.public_bytes(serialization.Encoding.PEM)
+    os.chmod(path, mode)
+    return str(path)
 
 
 def _key_pem(key):
@@ -84,21 +50,103 @@ def _key_pem(key):
                              serialization.NoEncryption())
 
 
-def make_tls(directory):
-    """Write a CA, a server certificate for 127.0.0.1/localhost, a wrong-host certificate and an unrelated CA into
-    ``directory``; returns their paths: ``ca``, ``server_cert``, ``server_key``, ``wrong_host_cert``,
-    ``wrong_host_key``, ``other_ca`` (keys 0600, certificates 0644)."""
-    os.makedirs(directory, exist_ok=True)
-    ca_cert, ca_key = make_ca()
-    server_cert, server_key = make_server_cert(ca_cert, ca_key)
-    wrong_cert, wrong_key = make_server_cert(ca_cert, ca_key, dns_names=(WRONG_HOST,), ip_addresses=())
-    other_ca, _ = make_ca("an unrelated CA")
-    join = lambda name: os.path.join(directory, name)  # noqa: E731
-    return {
-        "ca": _write(join("ca.crt"), _cert_pem(ca_cert), 0o644),
-        "server_cert": _write(join("server.crt"), _cert_pem(server_cert), 0o644),
-        "server_key": _write(join("server.key"), _key_pem(server_key)),
-        "wrong_host_cert": _write(join("wrong_host.crt"), _cert_pem(wrong_cert), 0o644),
-        "wrong_host_key": _write(join("wrong_host.key"), _key_pem(wrong_key)),
-        "other_ca": _write(join("other_ca.crt"), _cert_pem(other_ca), 0o644),
-    }
+def _name(common_name):
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "almafrica.rollback tests"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _san(hosts):
+    names = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return x509.SubjectAlternativeName(names)
+
+
+class CertificateAuthority:
+    """A self-signed CA whose certificate and key are files in ``directory`` (``ca.crt``, ``ca.key``)."""
+
+    def __init__(self, directory, cert, key, cert_path, key_path):
+        self.directory = str(directory)
+        self._cert, self._key = cert, key
+        self.cert_path, self.key_path = cert_path, key_path
+
+    @classmethod
+    def create(cls, directory, name="almafrica.rollback test CA", days=2):
+        os.makedirs(directory, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder()
+                .subject_name(_name(name)).issuer_name(_name(name))
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=days))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                             content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                             key_agreement=False, encipher_only=False, decipher_only=False),
+                               critical=True)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                .sign(key, hashes.SHA256()))
+        cert_path = _write(os.path.join(directory, "ca.crt"), cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        key_path = _write(os.path.join(directory, "ca.key"), _key_pem(key), 0o600)
+        return cls(directory, cert, key, cert_path, key_path)
+
+    def issue(self, directory, hosts=("127.0.0.1", "localhost"), common_name=None, client=False, days=2,
+              name="server"):
+        """A certificate signed by this CA for ``hosts`` (IP addresses and DNS names, in the SAN), written as
+        ``<name>.crt``/``<name>.key`` in ``directory``. ``client=True`` makes a client certificate (for
+        PostgreSQL's ``cert`` authentication the common name is the user name)."""
+        os.makedirs(directory, exist_ok=True)
+        hosts = list(hosts)
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        builder = (x509.CertificateBuilder()
+                   .subject_name(_name(common_name or (hosts[0] if hosts else "client")))
+                   .issuer_name(self._cert.subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=days))
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH if client
+                                                         else ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                                  critical=False))
+        if hosts:
+            builder = builder.add_extension(_san(hosts), critical=False)
+        cert = builder.sign(self._key, hashes.SHA256())
+        cert_path = _write(os.path.join(directory, name + ".crt"), cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        key_path = _write(os.path.join(directory, name + ".key"), _key_pem(key), 0o600)
+        return Issued(cert=cert_path, key=key_path, ca=self.cert_path)
+
+
+def server_context(issued):
+    """An SSLContext serving ``issued`` (TLS 1.2+)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(issued.cert, issued.key)
+    return ctx
+
+
+def serve_https(httpd, issued):
+    """Make an http.server server (started or not, before any client connects) speak HTTPS with ``issued``.
+
+    The handshake runs in the handler's thread (``do_handshake_on_connect=False``), so a client that refuses the
+    certificate cannot stall the accept loop. Handshakes the client refused are recorded (not printed) in
+    ``httpd.tls_errors``. Returns the https base URL."""
+    httpd.socket = server_context(issued).wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
+    httpd.tls_errors = []
+    default_handle_error = httpd.handle_error
+
+    def handle_error(request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ssl.SSLError, ConnectionResetError)):
+            httpd.tls_errors.append(str(exc))
+        else:
+            default_handle_error(request, client_address)
+
+    httpd.handle_error = handle_error
+    host, port = httpd.server_address[:2]
+    return "https://%s:%d" % (host, port)
