@@ -174,29 +174,53 @@ def test_failing_statement_leaves_schema_and_history_exactly_as_before(pg, dbnam
 
 
 def test_concurrent_run_fails_fast_on_the_lock(pg, dbname, tmp_path):
+    # Timing decides nothing here: the test itself holds the locks the runs wait for.
+    from ansible_collections.almafrica.rollback.plugins.module_utils.ef_database import (ResolvedHistory,
+                                                                                         advisory_key)
+
     build(pg, dbname)
-    slow = fixtures.read_sql(fixtures.rollback_script("ef8", "v1.2.0")).replace(
-        'DROP INDEX "IX_Orders_Status";', 'SELECT pg_sleep(20);\n\nDROP INDEX "IX_Orders_Status";')
-    path = tmp_path / "slow.sql"
-    path.write_text(slow)
-    play = tmp_path / "slow.yml"
-    # SELECT pg_sleep() is an unverified statement (a SELECT may call anything): accepted for its migration.
-    task = {"almafrica.rollback.ef_migration_state": args(pg, dbname, target=V11, scripts=[str(path)],
-                                                          accept_data_loss=ACCEPT_V12, accept_unverified=[M[3]])}
-    play.write_text(yaml.safe_dump([{"hosts": "localhost", "connection": "local", "gather_facts": False,
-                                     "tasks": [task]}]))
-    first = subprocess.Popen([os.path.join(BIN, "ansible-playbook"),
-                              "-i", "localhost,", str(play)], env=ansible_env(), cwd=REPO,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    key = advisory_key(ResolvedHistory("__EFMigrationsHistory", "public", "MigrationId", "ProductVersion"))
+    rollback = args(pg, dbname, target=V11, scripts=scripts("ef8"), accept_data_loss=ACCEPT_V12)
+    before = schema_dump(pg, dbname), data_dump(pg, dbname)
+
+    # 1. Another session (this test) holds the run's advisory lock: the run is refused at once, naming it.
+    holder = pg.connect(dbname)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if pg.execute(dbname, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%%'",
-                          fetch=True)[0][0]:
-                break
+        holder_pid = holder.get_backend_pid()
+        with holder.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (key,))
+        refused = run_module("ef_migration_state", rollback)
+        assert refused.failed
+        assert "Another migration run holds the lock" in refused["msg"]
+        assert "pid %d" % holder_pid in refused["msg"]
+        assert "nothing was changed" in refused["msg"]
+    finally:
+        holder.close()
+    assert (schema_dump(pg, dbname), data_dump(pg, dbname)) == before
+
+    # 2. A first run holds the advisory lock and waits for a table this test keeps locked (SHARE: reads pass,
+    #    the rollback's DDL waits): a second run meanwhile fails fast; the first then finishes.
+    blocker = pg.connect(dbname, autocommit=False)
+    first = None
+    try:
+        blocker.cursor().execute('LOCK TABLE "Orders" IN SHARE MODE')
+        play = tmp_path / "first.yml"
+        task = {"almafrica.rollback.ef_migration_state": dict(rollback, lock_timeout="10min")}
+        play.write_text(yaml.safe_dump([{"hosts": "localhost", "connection": "local", "gather_facts": False,
+                                         "tasks": [task]}]))
+        first = subprocess.Popen([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", str(play)],
+                                 env=ansible_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True)
+        waiting = []
+        deadline = time.monotonic() + 300  # only a bound for a broken run, never the condition under test
+        while not waiting and first.poll() is None and time.monotonic() < deadline:
+            waiting = pg.execute(dbname, "SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                                         "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                                         "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s "
+                                         "AND a.application_name = 'almafrica.rollback' AND a.wait_event_type = 'Lock'",
+                                 (key,), fetch=True)
             time.sleep(0.1)
-        else:
-            pytest.fail("the first run never reached its slow statement")
+        assert waiting, "the first run never held the lock while waiting for the table (exit %s)" % first.poll()
         # While it runs, the password is on no process's command line.
         leaked = []
         for pid in os.listdir("/proc"):
@@ -208,13 +232,15 @@ def test_concurrent_run_fails_fast_on_the_lock(pg, dbname, tmp_path):
                 except OSError:
                     pass
         assert leaked == []
-        second = run_module("ef_migration_state", args(pg, dbname, target=V11, scripts=[str(path)],
-                                                       accept_data_loss=ACCEPT_V12, accept_unverified=[M[3]]))
-        assert second.failed, second
+        second = run_module("ef_migration_state", rollback)
+        assert second.failed
         assert "Another migration run holds the lock" in second["msg"]
+        assert "pid %d" % waiting[0][0] in second["msg"]
         assert "nothing was changed" in second["msg"]
     finally:
-        out, _ = first.communicate(timeout=120)
+        blocker.rollback()
+        blocker.close()
+        out = first.communicate(timeout=300)[0] if first else ""
     assert first.returncode == 0, out
     assert [r[0] for r in history(pg, dbname)] == list(M[:3])
 

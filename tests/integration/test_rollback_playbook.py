@@ -13,7 +13,8 @@ import yaml
 
 from stage import fixtures
 from stage import kit as stage_kit
-from stage.runner import REPO, run_playbook
+from stage.role_kit import SECRET_VARS, database_dump, data_sections, run_role_checked
+from stage.runner import REPO
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "rollback.yml")
 TARGET = stage_kit.REHEARSAL_TARGET
@@ -34,7 +35,9 @@ class Kit:
         return self.state["environments"][name]
 
     def run(self, *args, env=None):
-        return run_playbook(PLAYBOOK, *args, inventory=self.inventory, env=env)
+        # At -vvv, and no secret of the inventory (nor the webhook URL) may appear in the output (stage.role_kit).
+        return run_role_checked(PLAYBOOK, *args, inventory=self.inventory,
+                                secrets={k: self.secrets[k] for k in SECRET_VARS}, env=env)
 
     def history(self, name="staging"):
         pgs = self.state["postgres"]
@@ -67,6 +70,23 @@ class Kit:
 
     def backups(self, name="staging"):
         return glob.glob(os.path.join(self.dir, "backups", name, "*"))
+
+
+def kit_orders(kit):
+    """``[(Id, FarmerId, Amount, CreatedAt, Status)]`` of Orders, by Id."""
+    return kit_query(kit, 'SELECT "Id", "FarmerId", "Amount", "CreatedAt", "Status" FROM "Orders" ORDER BY "Id"')
+
+
+def kit_query(kit, sql):
+    pgs = kit.state["postgres"]
+    conn = psycopg2.connect(host=pgs["host"], port=pgs["port"], user=pgs["user"],
+                            password=kit.secrets["stage_db_password"], dbname=kit.env()["database"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        conn.close()
 
 
 @pytest.fixture
@@ -154,6 +174,7 @@ def test_failure_in_migrate_is_reported_and_leaves_everything_as_it_was(kit, tmp
     text = fixtures.read_sql(fixtures.rollback_script("ef8", "v1.2.0"))
     (broken / "rollback_v1.2.0.sql").write_text(text.replace('DROP INDEX "IX_Orders_Status";',
                                                              'DROP INDEX "IX_Orders_Missing";'))
+    before = database_dump(kit.state, kit.secrets["stage_db_password"])
     proc = kit.run("-e", "target=" + TARGET, "-e", json.dumps({"rollback_scripts": [str(broken)]}))
     assert proc.returncode == 2
     assert "failed in phase migrate" in proc.stdout
@@ -164,9 +185,12 @@ def test_failure_in_migrate_is_reported_and_leaves_everything_as_it_was(kit, tmp
     assert report["failure"]["recovery"] == "nothing to undo"
     assert report["failure"]["database_left_at"] == LATEST
     assert report["backup"]["sha256"]  # the backup was taken before the failing step
+    assert database_dump(kit.state, kit.secrets["stage_db_password"]) == before  # schema and data, as pg_dump says
 
 
 def test_failure_in_verify_db_rolls_the_database_forward(kit):
+    schema, data = database_dump(kit.state, kit.secrets["stage_db_password"])
+    statuses = kit_orders(kit)
     proc = kit.run("-e", "target=" + TARGET, "-e", json.dumps({"rollback_expected_objects": ["public.Orders.Status"]}))
     assert proc.returncode == 2
     report = kit.reports_of()[-1]
@@ -175,6 +199,14 @@ def test_failure_in_verify_db_rolls_the_database_forward(kit):
     assert report["failure"]["recovery"] == "roll_forward done"
     assert kit.history() == list(fixtures.MIGRATIONS)
     assert kit.version()["version"] == "1.2.0"  # never redeployed
+    # The schema is exactly as it was; the data too, except what Down() destroyed and Up() cannot bring back:
+    # Orders.Status (re-added with its default) and the 3rd/4th decimals of Orders.Amount, both accepted.
+    schema_after, data_after = database_dump(kit.state, kit.secrets["stage_db_password"])
+    assert schema_after == schema
+    others = [t for t in data_sections(data) if t != 'public."Orders"']
+    assert others and {t: data_sections(data_after)[t] for t in others} == {t: data_sections(data)[t] for t in others}
+    assert kit_orders(kit) == [(i, f, round(a, 2), c, 0) for i, f, a, c, _ in statuses]
+    assert {st for *_, st in statuses} != {0}  # so the line above really shows values lost
 
 
 def test_failure_in_deploy_rolls_the_database_forward(kit):
@@ -192,6 +224,8 @@ def test_failure_in_deploy_rolls_the_database_forward(kit):
 def test_failure_in_verify_db_restores_the_backup(kit):
     # restore needs the maintenance window (otherwise it is refused: it would drop acknowledged writes), and is used
     # only before the previous version serves: so the failure is in verify_db (test_writer.py covers verify_app).
+    before = database_dump(kit.state, kit.secrets["stage_db_password"])
+    statuses = kit_orders(kit)
     proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_on_failure=restore", "-e", json.dumps(
         {"rollback_maintenance": True, "rollback_expected_objects": ["public.Orders.Status"]}))
     assert proc.returncode == 2
@@ -201,6 +235,9 @@ def test_failure_in_verify_db_restores_the_backup(kit):
     assert report["failure"]["recovery"] == "restore done", report["failure"]
     assert kit.history() == list(fixtures.MIGRATIONS)
     assert kit.version() == {"version": "1.2.0", "environment": "staging", "migration": LATEST}
+    # A restore, not a roll forward: Orders.Status and the 4-decimal amounts are back (a roll forward loses them).
+    assert kit_orders(kit) == statuses and {st for *_, st in statuses} != {0}
+    assert database_dump(kit.state, kit.secrets["stage_db_password"]) == before
 
 
 def test_run_migrations_true_is_refused_before_any_change(tmp_path):
@@ -270,6 +307,10 @@ def test_compose_gate_reads_the_compose_file_and_env_file(kit, tmp_path):
     assert proc.returncode == 2
     report = kit.reports_of()[-1]
     assert report["failure"]["phase"] == "deploy", report["failure"]
+    # ... because there is no Docker engine: docker_compose_v2 accepted its arguments and reached the daemon.
+    assert report["failure"]["task"] == "Deploy | previous image through Docker Compose", report["failure"]
+    assert re.search(r"Cannot connect to the Docker daemon|docker\.sock|Is the docker daemon running",
+                     report["failure"]["message"]), report["failure"]["message"]
     assert report["failure"]["recovery"] == "roll_forward done"
     assert kit.history() == list(fixtures.MIGRATIONS)
 

@@ -7,6 +7,10 @@ The server refuses to run as root, so when we are root every server-side command
         pg.create_database("almafrica")
         conn = pg.connect("almafrica")
 
+``PgCluster(ssl=issued)`` (a certificate and key, ``.cert`` and ``.key`` paths, as ``stage.tls``'s
+``CertificateAuthority.issue`` returns them) starts the server with ``ssl=on`` and that certificate, accepts TCP connections only over TLS (``hostssl``; plain TCP is
+rejected) and logs every connection (``log_connections``), so a test can prove its clients used TLS.
+
 ``python -m stage.pg --check`` prints the directory of the server binaries, or exits 1 saying
 what to install.
 """
@@ -58,7 +62,7 @@ def free_port():
 class PgCluster:
     """One PostgreSQL server for tests, benchmarks and the staging kit."""
 
-    def __init__(self, base_dir=None, superuser="postgres", password=None, durable=False):
+    def __init__(self, base_dir=None, superuser="postgres", password=None, durable=False, ssl=None):
         self.bindir = find_pg_bindir()
         if not self.bindir:
             raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found: "
@@ -66,6 +70,7 @@ class PgCluster:
         self.superuser = superuser
         self.password = password or secrets.token_urlsafe(18)
         self.durable = durable
+        self.ssl = ssl
         self.run_as = "postgres" if os.geteuid() == 0 else None
         self.base_dir = base_dir or tempfile.mkdtemp(prefix="almafrica-pg-")
         self.data_dir = os.path.join(self.base_dir, "data")
@@ -107,6 +112,7 @@ class PgCluster:
                            "-E", "UTF8", "--no-locale", "--no-sync"])
             finally:
                 os.unlink(pwfile)
+        ssl_opts = self._setup_ssl() if self.ssl else []
         last_error = None
         for _attempt in range(5):
             self.port = free_port()
@@ -114,6 +120,7 @@ class PgCluster:
                     "-c", "max_connections=60", "-c", "shared_buffers=64MB"]
             if not self.durable:
                 opts += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+            opts += ssl_opts
             try:
                 self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data_dir, "-l", self.log_file,
                            "-w", "-t", "60", "-o", " ".join(opts), "start"])
@@ -123,6 +130,24 @@ class PgCluster:
                 last_error = exc
                 time.sleep(0.2)
         raise RuntimeError("PostgreSQL did not start: %s\n%s" % (last_error.stderr, self.server_log()))
+
+    def _setup_ssl(self):
+        """Copy the certificate and key beside the data directory (the server insists on owning a 0600 key), allow
+        TCP only over TLS, and return the server options that turn TLS on."""
+        paths = {}
+        for name, source in (("server.crt", self.ssl.cert), ("server.key", self.ssl.key)):
+            path = paths[name] = os.path.join(self.base_dir, name)
+            shutil.copyfile(source, path)
+            os.chmod(path, 0o600)
+            self._hand_over(path)
+        hba = os.path.join(self.data_dir, "pg_hba.conf")
+        with open(hba, "w", encoding="utf-8") as fh:
+            fh.write("local all all trust\n"
+                     "hostnossl all all 0.0.0.0/0 reject\n"
+                     "hostssl all all 127.0.0.1/32 scram-sha-256\n")
+        self._hand_over(hba)
+        return ["-c", "ssl=on", "-c", "ssl_cert_file=%s" % paths["server.crt"],
+                "-c", "ssl_key_file=%s" % paths["server.key"], "-c", "log_connections=on"]
 
     def stop(self, remove=True):
         if self.started:
@@ -142,6 +167,14 @@ class PgCluster:
         try:
             with open(self.log_file, encoding="utf-8", errors="replace") as fh:
                 return fh.read()[-4000:]
+        except OSError:
+            return ""
+
+    def full_server_log(self):
+        """The whole server log (``server_log`` keeps only its tail)."""
+        try:
+            with open(self.log_file, encoding="utf-8", errors="replace") as fh:
+                return fh.read()
         except OSError:
             return ""
 
