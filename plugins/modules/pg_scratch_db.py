@@ -52,7 +52,7 @@ options:
     type: str
   room_for:
     description:
-      - After the drops, check that a copy of this database fits: its size (C(pg_database_size)) plus 10 % must be
+      - After the drops, check that a copy of this database fits, that is its size (C(pg_database_size)) plus 10 % is
         below the free space of the server's data directory.
     type: str
   require_room_check:
