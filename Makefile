@@ -9,7 +9,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all deps system-deps collection test unit integration lint sanity rehearse rehearse-failure roundtrip bench clean
+.PHONY: all deps system-deps collection test unit integration lint sanity rehearse rehearse-failure rehearse-shadow roundtrip bench clean
 
 all: deps
 
@@ -58,6 +58,10 @@ rehearse: deps
 
 rehearse-failure: deps
 	cd $(CURDIR) && $(BIN)/molecule test -s deploy_failure
+
+# The shadow rehearsal: a Down() that fails only on production-like data is caught on a copy, production untouched.
+rehearse-shadow: deps
+	cd $(CURDIR) && $(BIN)/molecule test -s shadow
 
 roundtrip: deps
 	cd $(CURDIR) && $(BIN)/molecule test -s roundtrip

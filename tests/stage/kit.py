@@ -258,7 +258,25 @@ def main(argv=None):
                            '\'{"error_rate_after_deploy": {"/api/orders": 0.05}}\', \'{"uninspectable": true}\'')
     p_down = sub.add_parser("down", help="stop a staging kit and remove its directory")
     p_down.add_argument("--dir", required=True)
+    p_hotfix = sub.add_parser("hotfix", help="migrate to the hotfix v1.2.1 and write orders of guest farmers")
+    p_hotfix.add_argument("--dir", required=True)
+    p_hotfix.add_argument("--guests", type=int, default=12)
+    p_clean = sub.add_parser("clean-guests", help="delete the orders of farmers that do not exist")
+    p_clean.add_argument("--dir", required=True)
+    p_dump = sub.add_parser("dump", help="pg_dump (schema and data) of the staging database to a file")
+    p_dump.add_argument("--dir", required=True)
+    p_dump.add_argument("--out", required=True)
     opts = parser.parse_args(argv)
+    if opts.command in ("hotfix", "clean-guests", "dump"):
+        from stage.hotfix import StageDatabase
+        db = StageDatabase(opts.dir)
+        if opts.command == "hotfix":
+            db.apply_hotfix(opts.guests)
+        elif opts.command == "clean-guests":
+            db.remove_guest_orders()
+        else:
+            _write_private(opts.out, db.dump())
+        return 0
     if opts.command == "up":
         state = up(opts.dir, opts.release, [e for e in opts.environments.split(",") if e], opts.report_dir,
                    faults=opts.faults)
