@@ -163,6 +163,9 @@ def write_inventory(stage_dir, state, pg, token, smoke_password, report_dir=None
         "rollback_image_tag": REHEARSAL_IMAGE_TAG,
         "rollback_expected_version": REHEARSAL_VERSION,
         "rollback_health_timeout": 60,
+        # A short watch window (runbook step 9): the rehearsal shows it without making every test wait a minute.
+        "rollback_watch_seconds": 3,
+        "rollback_watch_interval": 0.5,
         "rollback_deploy_timeout": 120,
         "rollback_deploy_poll_interval": 0.5,  # the kit deploys in about a second
         "rollback_report_dir": os.path.abspath(report_dir or os.path.join(stage_dir, "reports")),
