@@ -197,12 +197,12 @@ def markdown(meta, results):
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for key, r in results.items():
         lines.append("| %s | %.2f | %s | %s | %s | %.1f | %.2fx | %.2fx |" % (
-            r["label"], r["wall"], "%.2f" % r["module"] if "module" in r else "",
+            r["label"].replace("|", "\\|"), r["wall"], "%.2f" % r["module"] if "module" in r else "",
             "%.2f" % r["verify"] if "verify" in r else "",
             "%.2f" % r["client_cpu"] if "client_cpu" in r else "", r["size"] / 2**20,
             r["wall"] / base["wall"], r["size"] / base["size"]))
     lines += ["", "| goal | measured | met |", "|---|---:|---|"]
-    lines += ["| %s | %s | %s |" % (g, v, "yes" if ok else "**no**") for g, v, ok in goals(results)]
+    lines += ["| %s | %s | %s |" % (g.replace("|", "\\|"), v, "yes" if ok else "**no**") for g, v, ok in goals(results)]
     lines += ["", "Database %.0f MB (%s), PostgreSQL %s, %d CPUs, load average before %s, after %s, %d round(s)."
               % (meta["db_size"] / 2**20, meta["generator"], meta["server"], meta["cpus"], meta["load_before"],
                  meta["load_after"], meta["repeat"])]
