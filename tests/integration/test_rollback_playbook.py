@@ -117,7 +117,7 @@ def test_full_rollback_then_a_second_run_changes_nothing(kit):
     assert report["backup"]["sha256"] and os.path.exists(report["backup"]["path"])
     assert len(report["after"]["schema_fingerprint"]) == 64
     assert [p["name"] for p in report["phases"]] == ["preflight", "record", "backup", "shadow", "migrate", "verify_db",
-                                                     "deploy", "verify_app", "smoke"]
+                                                     "deploy", "verify_app", "smoke", "watch"]
     md = glob.glob(os.path.join(kit.reports, "almafrica_staging", "*.md"))
     assert len(md) == 1 and "Rollback succeeded" in open(md[0], encoding="utf-8").read()
     text = json.dumps(report) + open(md[0], encoding="utf-8").read()
