@@ -9,7 +9,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all deps system-deps collection test unit integration lint sanity rehearse rehearse-failure rehearse-shadow roundtrip bench clean
+.PHONY: all deps system-deps collection test check unit integration lint sanity rehearse rehearse-failure rehearse-shadow roundtrip bench clean
 
 all: deps
 
@@ -29,6 +29,11 @@ collection: $(STAMP)
 
 deps: collection system-deps
 
+# The edit loop: lint and the unit tests (pure logic), well under a minute.
+check: deps
+	$(BIN)/ansible-lint --offline
+	$(BIN)/pytest -q tests/unit
+
 unit: deps
 	$(BIN)/pytest -q tests/unit
 
@@ -47,7 +52,7 @@ test: deps
 	$(BIN)/ansible-lint --offline
 	tools/sanity.sh
 	cd $(CURDIR) && $(BIN)/molecule test --all
-	$(BIN)/pytest -q tests/unit tests/integration
+	$(BIN)/pytest -q -n 2 --dist loadfile tests/unit tests/integration
 
 # The main job: a full rollback rehearsal (molecule: create the staging kit, converge = the rollback playbook,
 # idempotence, verify, destroy), then the incident report it wrote.
