@@ -192,8 +192,8 @@ def main():
         values = [r[key] for r in runs if r.get(key) is not None]
         return statistics.median(values) if values else None
 
-    med = {kind: {key: median(runs, key) for key in ("total", "orders_errors", "health_errors", "error_window",
-                                                      "downtime")}
+    keys = ("total", "orders_errors", "health_errors", "error_window", "downtime")
+    med = {kind: {key: median(runs, key) for key in keys}
            for kind, runs in results.items()}
     print("## Rehearsal rollback (bench/rehearsal.py, %d runs each, medians)\n" % opts.runs)
     print("| | wall (s) | /api/orders not 200 (s) | /health not 200 (s) | error window, report (s) | downtime, report (s) |")

@@ -315,8 +315,8 @@ class FastPath(object):
             r"DROP TABLE %s" % _QQUOTED,
             r'ALTER TABLE %s DROP COLUMN "[A-Za-z0-9_ ]+"' % _QQUOTED,
             r"CREATE (?:UNIQUE )?INDEX (?!concurrently\b)%s ON %s %s" % (_ANY, _QANY, _COLS),
-            r'INSERT INTO (?!(?:%s\.)?(?i:"%s"|%s) )%s (?:%s )?VALUES %s(?:, %s)*' % (_ANY, hist, hist, _QANY, _COLS,
-                                                                                   _ROW, _ROW),
+            r'INSERT INTO (?!(?:%s\.)?(?i:"%s"|%s) )%s (?:%s )?VALUES %s(?:, %s)*' % (
+                _ANY, hist, hist, _QANY, _COLS, _ROW, _ROW),
         ))).match
         self._match = re.compile("|".join((
             r"(?P<harmless>DROP INDEX %s|CREATE (?:UNIQUE )?INDEX %s ON %s %s)" % (_QANY, _ANY, _QANY, _COLS),

@@ -348,9 +348,9 @@ def _plan_notes(unverified, data_loss):
     lines = []
     if unverified:
         lines.append("unverified statements (run only when their migration is in accept_unverified):")
-        lines += ["  - %s:%s [%s%s] %s: %s" % (u["file"], u["line"], u["migration"],
-                                                ", accepted" if u["accepted"] else "", u["reason"],
-                                                " ".join(u["statement"].split())[:200]) for u in unverified]
+        lines += ["  - %s:%s [%s%s] %s: %s" % (
+            u["file"], u["line"], u["migration"], ", accepted" if u["accepted"] else "", u["reason"],
+            " ".join(u["statement"].split())[:200]) for u in unverified]
     cascades = [e for e in data_loss if e.get("via")]
     if cascades:
         lines.append("what a CASCADE would take:")
@@ -512,9 +512,9 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
                          **result)
     refused_unverified = [u for u in unverified if not u["accepted"]]
     if refused_unverified:
-        listing = "\n".join("  %s:%s (migration %s): %s: %s" % (u["file"], u["line"], u["migration"], u["reason"],
-                                                              " ".join(u["statement"].split())[:200])
-                            for u in refused_unverified)
+        listing = "\n".join("  %s:%s (migration %s): %s: %s" % (
+            u["file"], u["line"], u["migration"], u["reason"], " ".join(u["statement"].split())[:200])
+            for u in refused_unverified)
         what = ("Refusing to migrate to %s: %d statement(s) of the plan have an effect on data that cannot be "
                 "measured (unverified)" % (target, len(refused_unverified)))
         accept = ", ".join(sorted({u["migration"] for u in refused_unverified}))

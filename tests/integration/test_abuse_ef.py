@@ -92,8 +92,8 @@ CASES = [
     ("drop_domain_cascade", "inside", "DROP DOMAIN phone CASCADE;", [LOSS, "public.Contacts.Phone", "40 non-null"]),
     ("update_between_blocks", "between", 'UPDATE "Farmers" SET "Name" = \'x\';', [OUTSIDE, "UPDATE"]),
     # Variants of the same kinds.
-    ("update_inside_block", "inside", 'UPDATE "Farmers" SET "Name" = \'x\';', [LOSS, "public.Farmers.Name",
-                                                                              "overwritten"]),
+    ("update_inside_block", "inside", 'UPDATE "Farmers" SET "Name" = \'x\';',
+     [LOSS, "public.Farmers.Name", "overwritten"]),
     ("statement_after_last_block", "after", 'DROP TABLE "Payments";', [OUTSIDE, "after COMMIT"]),
     ("second_commit_then_ddl", "between", 'COMMIT;\nDROP TABLE "Payments";', [OUTSIDE, "COMMIT with no open"]),
     ("reset_all", "inside", "RESET ALL;", [UNVERIFIED, "SET/RESET"]),

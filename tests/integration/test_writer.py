@@ -275,8 +275,8 @@ def _print_availability(report, failed):
     errors = sum(1 for e in failed if e["status"] is not None and e["status"] >= 500)
     relogin = sum(1 for e in failed if e["status"] == 401)  # a restarted application forgets its tokens
     print("maintenance %s: downtime %s s, error window %s s; writes refused %d, failed with a server error %d, "
-          "401 after a restart %d" % (avail["maintenance"], avail["downtime"], avail["error_window"], refused,
-                                       errors, relogin))
+          "401 after a restart %d" % (
+              avail["maintenance"], avail["downtime"], avail["error_window"], refused, errors, relogin))
     return refused, errors
 
 

@@ -614,8 +614,8 @@ class CoolifyServer:
         try:
             lines = int(query.get("lines", ["100"])[0])
         except ValueError:
-            return _json(422, {"message": "Validation failed.", "errors": {"lines": ["The lines field must be an "
-                                                                                    "integer."]}})
+            errors = {"lines": ["The lines field must be an integer."]}
+            return _json(422, {"message": "Validation failed.", "errors": errors})
         if not app.status.startswith("running") or app.process is None and self.launcher is not None:
             return _json(400, {"message": "Application is not running."})
         try:

@@ -8,8 +8,8 @@ The server refuses to run as root, so when we are root every server-side command
         conn = pg.connect("almafrica")
 
 ``PgCluster(ssl=issued)`` (a certificate and key, ``.cert`` and ``.key`` paths, as ``stage.tls``'s
-``CertificateAuthority.issue`` returns them) starts the server with ``ssl=on`` and that certificate, accepts TCP connections only over TLS (``hostssl``; plain TCP is
-rejected) and logs every connection (``log_connections``), so a test can prove its clients used TLS.
+``CertificateAuthority.issue`` returns them) starts the server with ``ssl=on`` and that certificate, accepts TCP
+connections only over TLS (``hostssl``; plain TCP is rejected) and logs every connection (``log_connections``), so a test can prove its clients used TLS.
 
 ``python -m stage.pg --check`` prints the directory of the server binaries, or exits 1 saying
 what to install.

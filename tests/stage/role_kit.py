@@ -214,8 +214,8 @@ class WebhookSink:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d/services/T0/B0/%s" % (self.server.server_address[1],
-                                                               _secrets.token_urlsafe(18))
+        port = self.server.server_address[1]
+        self.url = "http://127.0.0.1:%d/services/T0/B0/%s" % (port, _secrets.token_urlsafe(18))
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):

@@ -18,8 +18,8 @@ DEMO_USER = "smoke"
 
 
 def connection_string(pg, dbname):
-    return "Host=%s;Port=%s;Database=%s;Username=%s;Password=%s" % (pg.host, pg.port, dbname, pg.superuser,
-                                                                   pg.password)
+    return "Host=%s;Port=%s;Database=%s;Username=%s;Password=%s" % (
+        pg.host, pg.port, dbname, pg.superuser, pg.password)
 
 
 def start_coolify(pg, dbname, db_release="v1.1.0", image_tag="v1.1.0", launcher=almafrica_launcher):
