@@ -87,7 +87,7 @@ def test_the_secret_scan_finds_every_form_and_never_prints_the_secret():
 def test_default_on_failure_is_stop_and_leaves_the_database_at_the_target(kit):
     drop_group_var(kit, "rollback_on_failure")  # the role's default, as an inventory that does not set it
     before = kit.dump()
-    proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_image_tag=v9.9.9")
+    proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_image_tag=v9.9.9", "-e", "rollback_require_image=false")
     assert proc.returncode == 2
     assert "failed in phase deploy" in proc.stdout
     report = kit.reports_of()[-1]
@@ -105,7 +105,7 @@ def test_a_recovery_that_fails_is_reported_as_failed(kit, tmp_path):
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     shutil.copy(fixtures.rollback_script("ef8", "v1.2.0"), scripts / "rollback_v1.2.0.sql")
-    proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_image_tag=v9.9.9",
+    proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_image_tag=v9.9.9", "-e", "rollback_require_image=false",
                    *extra(rollback_scripts=[str(scripts)]))
     assert proc.returncode == 2
     report = kit.reports_of()[-1]
@@ -276,7 +276,7 @@ def test_bundle_executor_rolls_back_and_forward_through_the_role(kit, tmp_path):
     bundle = standin(tmp_path / "efbundle", "bundle", log)
     before = order_statuses(kit)
     assert {s for _, s in before} != {0}  # the seed has orders in several states
-    proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_image_tag=v9.9.9",
+    proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_image_tag=v9.9.9", "-e", "rollback_require_image=false",
                    *extra(rollback_executor="bundle", rollback_bundle_path=bundle))
     assert proc.returncode == 2 and "failed in phase deploy" in proc.stdout
     assert log.read_text().splitlines() == [TARGET, LATEST]  # down to the target, then forward again
@@ -294,7 +294,7 @@ def test_dotnet_ef_executor_rolls_back_and_forward_through_the_role(kit, tmp_pat
     bindir = tmp_path / "bin"
     bindir.mkdir()
     standin(bindir / "dotnet", "dotnet", log)
-    proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_image_tag=v9.9.9",
+    proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_image_tag=v9.9.9", "-e", "rollback_require_image=false",
                    *extra(rollback_executor="dotnet_ef", rollback_dotnet_ef_project="src/Almafrica.Infrastructure",
                           rollback_dotnet_ef_startup_project="src/Almafrica.Api"),
                    env={"PATH": "%s:%s" % (bindir, os.environ["PATH"])})

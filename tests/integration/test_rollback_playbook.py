@@ -210,7 +210,7 @@ def test_failure_in_verify_db_rolls_the_database_forward(kit):
 
 
 def test_failure_in_deploy_rolls_the_database_forward(kit):
-    proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_image_tag=v9.9.9")
+    proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_image_tag=v9.9.9", "-e", "rollback_require_image=false")
     assert proc.returncode == 2
     assert "failed in phase deploy" in proc.stdout
     report = kit.reports_of()[-1]
@@ -358,7 +358,7 @@ def test_notifications_at_start_success_and_failure(kit):
         # Further back, to v1.0.0 (the kit's verify_db expectations are v1.1.0's, so they are emptied here).
         further = {"rollback_accept_data_loss": ["*"], "rollback_expected_objects": [], "rollback_absent_objects": []}
         failed = kit.run("-e", "target=InitialCreate", "-e", "rollback_notify_webhook_url=" + sink.url,
-                         "-e", "rollback_image_tag=v9.9.9", "-e", json.dumps(further))
+                         "-e", "rollback_image_tag=v9.9.9", "-e", "rollback_require_image=false", "-e", json.dumps(further))
         assert failed.returncode == 2
         assert [m["event"] for m in sink.received[2:]] == ["start", "failed"]
         assert "failed in phase deploy" in sink.received[-1]["text"]
