@@ -100,18 +100,19 @@ def scan_log(text, patterns, ignore=(), secrets=(), max_matches=50):
         hit = next((p for p in patterns if p.search(line)), None)
         if hit is None or any(p.search(line) for p in ignore):
             continue
-        _start, entry = entry_of(lines, index)
-        hits.append((index, hit, "\n".join(part.strip() for part in entry)))
+        start, entry = entry_of(lines, index)
+        hits.append((index, hit, "\n".join(part.strip() for part in entry), start))
     chosen = hits
     if len(hits) > max_matches:
-        seen, first, rest = set(), [], []
+        # Every matching line of the first entry of each kind (an exception's header, its Npgsql line, its
+        # SqlState) comes before the repeats of an entry already seen.
+        first_entry, first, rest = {}, [], []
         for item in hits:
             kind = entry_kind(item[2])
-            (rest if kind in seen else first).append(item)
-            seen.add(kind)
+            (first if first_entry.setdefault(kind, item[3]) == item[3] else rest).append(item)
         chosen = sorted((first + rest)[:max_matches], key=lambda item: item[0])
     matches = [{"line": index + 1, "text": _clip(redact(lines[index], secrets)), "pattern": hit.pattern,
-                "entry": _clip(redact(entry, secrets))} for index, hit, entry in chosen]
+                "entry": _clip(redact(entry, secrets))} for index, hit, entry, _start in chosen]
     return {"lines_read": len(lines), "matches": matches, "match_count": len(hits)}
 
 

@@ -195,7 +195,7 @@ def test_failure_in_verify_db_rolls_the_database_forward(kit):
     assert proc.returncode == 2
     report = kit.reports_of()[-1]
     assert report["failure"]["phase"] == "verify_db"
-    assert "public.Orders.Status should exist at %s but does not" % TARGET in report["failure"]["message"]
+    assert "public.Orders.Status should exist at %s in the database but does not" % TARGET in report["failure"]["message"]
     assert report["failure"]["recovery"] == "roll_forward done"
     assert kit.history() == list(fixtures.MIGRATIONS)
     assert kit.version()["version"] == "1.2.0"  # never redeployed

@@ -111,3 +111,16 @@ def test_a_burst_of_one_error_does_not_hide_another():
     assert [m["line"] for m in scan["matches"]] == sorted(m["line"] for m in scan["matches"])
     message = summarize_matches(scan["matches"], scan["match_count"], scan["lines_read"], "app")
     assert message.count("HealthChecks[103]") == 1 and "[20102]" in message and "[10100]" in message
+
+
+def test_the_lines_of_the_first_entry_of_a_kind_are_kept_together_before_repeats():
+    # The Npgsql line names the failing column: it belongs to the Query[10100] entry, after its header; a burst of
+    # health-check failures must not push it out of the list while the header stays.
+    burst = "".join("fail: HealthChecks[103]\n      Health check database Unhealthy after %d.5ms\n" % i for i in range(30))
+    scan = scan_log(burst + EF_ERROR, DEFAULTS, max_matches=5)
+    kept = [m["text"].strip() for m in scan["matches"]]
+    assert scan["match_count"] == 33 and len(kept) == 5
+    assert "Npgsql.PostgresException (0x80004005): 42703: column f.PhoneNumber does not exist" in kept
+    assert kept[-3:] == ["fail: Microsoft.EntityFrameworkCore.Database.Command[20102]",
+                         "fail: Microsoft.EntityFrameworkCore.Query[10100]",
+                         "Npgsql.PostgresException (0x80004005): 42703: column f.PhoneNumber does not exist"]
