@@ -47,7 +47,7 @@ def stage(db_at_v110):
         app_envs = {"ConnectionStrings__DefaultConnection": db_at_v110, "RunMigrations": "false",
                     "ASPNETCORE_ENVIRONMENT": "Staging"}
         app_envs.update(envs or {})
-        app = CoolifyApplication(image_tag=image_tag, envs=app_envs, build_pack=build_pack, health_timeout=15)
+        app = CoolifyApplication(image_tag=image_tag, envs=app_envs, build_pack=build_pack, health_timeout=8)
         server = CoolifyServer(apps=[app], tokens=dict({token: ROOT}, **(tokens or {})), launcher=launcher)
         server.faults.queue_delay = 0.1
         servers.append(server)

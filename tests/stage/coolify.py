@@ -392,7 +392,10 @@ class CoolifyServer:
             app.port = proc.port
         app.fqdn = proc.url
         log("Starting the new container; waiting for it to be healthy (GET /health).")
-        healthy, last = self._wait_healthy(proc, app.health_timeout)
+        # A deployment waits for its container to become healthy; the container already running when the server
+        # starts is only looked at: its first answer to /health gives its status (no wait for a health that a
+        # database at another release will never give).
+        healthy, last = self._wait_healthy(proc, app.health_timeout, first_answer=deployment is None)
         if healthy:
             app.status = "running:healthy"
             log("New container is healthy.")
@@ -410,7 +413,7 @@ class CoolifyServer:
         return False
 
     @staticmethod
-    def _wait_healthy(proc, timeout):
+    def _wait_healthy(proc, timeout, first_answer=False):
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:
@@ -423,6 +426,8 @@ class CoolifyServer:
                     last = "HTTP %d" % resp.status
             except urllib.error.HTTPError as exc:
                 last = "HTTP %d %s" % (exc.code, exc.read(300).decode("utf-8", "replace"))
+                if first_answer:
+                    return False, last
             except (urllib.error.URLError, OSError) as exc:
                 last = str(exc)
             time.sleep(0.2)
