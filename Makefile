@@ -77,6 +77,7 @@ roundtrip: deps
 bench: deps
 	$(BIN)/python bench/backup.py --size 1GB --repeat 2 --markdown
 	$(BIN)/python bench/rehearsal.py --runs 3
+	$(BIN)/python bench/rehearsal.py --size 1GB --runs 1
 	$(BIN)/python bench/lint.py --repeat 3 --markdown
 	$(BIN)/python bench/script_split.py
 

@@ -1,6 +1,7 @@
 """The rehearsal rollback, measured: phases, the time the application served errors, and the playbook's overhead.
 
     .venv/bin/python bench/rehearsal.py [--runs 3]
+    .venv/bin/python bench/rehearsal.py --size 1GB [--runs 1]
 
 Each run brings up a fresh staging kit (PostgreSQL at v1.2.0 with data, the application v1.2.0, the
 Coolify-compatible API) twice, side by side in the same run:
@@ -12,6 +13,13 @@ Coolify-compatible API) twice, side by side in the same run:
 * ``raw``: the same work as a shell runbook would do it, with the raw tools and no checks: ``pg_dump -Fd -Z1 -j2``,
   ``psql -1 -f rollback_v1.2.0.sql``, the Coolify API calls (PATCH the tag, POST deploy, poll), one GET of
   ``/health/version``.
+
+With ``--size``, one kit is brought up and its database grown to that size first (bench/gen_db.py's four tables
+in a schema of their own, ``bulk``, beside the application's), and every variant runs on it, followed each time by
+an unmeasured roll forward that puts the database and the application back at v1.2.0. Two more variants then show
+what the shadow rehearsal (``rollback_shadow: true``: this run's backup restored into a scratch copy and the plan
+rehearsed there before production is touched) costs on production-sized data: ``shadow`` and
+``shadow+maintenance`` (with maintenance the shadow runs inside the downtime).
 
 While each runs, a prober reads ``/api/orders`` (the endpoint whose columns change) and ``/health`` every 100 ms
 and records every answer that is not 200: that is the time users see errors (or, with maintenance, no answer).
@@ -100,21 +108,68 @@ class Prober(threading.Thread):
         self.join()
 
 
-def run_playbook(k, reports, maintenance=False):
+VARIANTS = {  # kind: the role's variables
+    "playbook": {"rollback_maintenance": False, "rollback_shadow": False},
+    "maintenance": {"rollback_maintenance": True, "rollback_shadow": False},
+    "shadow": {"rollback_maintenance": False, "rollback_shadow": True},
+    "shadow+maintenance": {"rollback_maintenance": True, "rollback_shadow": True},
+}
+
+
+def _playbook(k, *args):
     env = ansible_env({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default"})
     started = time.monotonic()
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
-                           k["inventory"], os.path.join(REPO, "playbooks", "rollback.yml"),
-                           "-e", "target=" + stage_kit.REHEARSAL_TARGET,
-                           "-e", json.dumps({"rollback_maintenance": maintenance})],
+                           k["inventory"], os.path.join(REPO, "playbooks", "rollback.yml")] + list(args),
                           env=env, cwd=REPO, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
         raise RuntimeError("playbook failed:\n" + proc.stdout[-3000:])
-    [path] = [os.path.join(root, f) for root, _d, files in os.walk(reports) for f in files if f.endswith(".json")]
-    with open(path, encoding="utf-8") as fh:
-        report = json.load(fh)
-    return elapsed, {p["name"]: p["duration"] for p in report["phases"]}, report["availability"]
+    return elapsed
+
+
+def _newest_report(reports):
+    paths = [os.path.join(root, f) for root, _d, files in os.walk(reports) for f in files if f.endswith(".json")]
+    with open(max(paths, key=os.path.getmtime), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def run_playbook(k, reports, kind="playbook"):
+    elapsed = _playbook(k, "-e", "target=" + stage_kit.REHEARSAL_TARGET, "-e", json.dumps(VARIANTS[kind]))
+    report = _newest_report(reports)
+    parts = {p["name"]: p["duration"] for p in report["phases"]}
+    if report.get("shadow"):
+        parts["shadow: restore of the copy"] = report["shadow"].get("restore_seconds")
+    return elapsed, parts, report["availability"]
+
+
+def roll_forward(k):
+    """Back to v1.2.0 (database and application) after a measured run; not measured."""
+    latest = fixtures.MIGRATIONS[-1]
+    _playbook(k, "-e", "target=" + latest, "-e", "direction=forward", "-e", "image_tag=v1.2.0",
+              "-e", "version=1.2.0", "-e", json.dumps({"rollback_maintenance": True, "rollback_shadow": False,
+                                                        "rollback_backup_keep": 1}))
+
+
+def grow(k, size):
+    """bench/gen_db.py's tables, in schema ``bulk`` of the staging database, until it holds about ``size``."""
+    import psycopg2
+    import yaml
+    sys.path.insert(0, HERE)
+    import gen_db
+
+    pgs = k["postgres"]
+    with open(os.path.join(k["inventory"], "group_vars", "almafrica", "secrets.yml"), encoding="utf-8") as fh:
+        password = yaml.safe_load(fh)["stage_db_password"]
+    conn = psycopg2.connect(host=pgs["host"], port=pgs["port"], user=pgs["user"], password=password,
+                            dbname=k["environments"]["staging"]["database"], options="-c search_path=bulk")
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CREATE SCHEMA bulk")
+        return gen_db.generate(conn, size, log=lambda *a: None)
+    finally:
+        conn.close()
 
 
 def run_raw(k, secrets, backup_dir):
@@ -151,29 +206,56 @@ def run_raw(k, secrets, backup_dir):
     return sum(steps.values()), steps
 
 
+def measure(k, tmp, reports, kind):
+    """One measured run of ``kind`` on the kit ``k`` (database at v1.2.0), the prober reading beside it."""
+    with open(os.path.join(k["inventory"], "group_vars", "almafrica", "secrets.yml"), encoding="utf-8") as fh:
+        import yaml
+        secrets = yaml.safe_load(fh)
+    prober = Prober(k["environments"]["staging"]["app_url"], secrets["stage_smoke_user"],
+                    secrets["stage_smoke_password"])
+    prober.start()
+    time.sleep(0.5)
+    availability = {}
+    if kind in VARIANTS:
+        total, parts, availability = run_playbook(k, reports, kind)
+    else:
+        backup = os.path.join(tmp, "raw-backup")
+        subprocess.run(["rm", "-rf", backup], check=True)
+        os.makedirs(backup)
+        total, parts = run_raw(k, secrets, backup)
+    time.sleep(0.5)
+    prober.stop()
+    return {"total": total, "parts": parts, "orders_errors": prober.error_seconds("orders"),
+            "health_errors": prober.error_seconds("health"),
+            "error_window": availability.get("error_window"), "downtime": availability.get("downtime")}
+
+
 def one_run(kind):
+    """A fresh kit (seed data only) for one measured run."""
     with tempfile.TemporaryDirectory(prefix="almafrica-bench-") as tmp:
         reports = os.path.join(tmp, "reports")
         k = stage_kit.up(os.path.join(tmp, "stage"), report_dir=reports)
         try:
-            with open(os.path.join(k["inventory"], "group_vars", "almafrica", "secrets.yml"), encoding="utf-8") as fh:
-                import yaml
-                secrets = yaml.safe_load(fh)
-            prober = Prober(k["environments"]["staging"]["app_url"], secrets["stage_smoke_user"],
-                            secrets["stage_smoke_password"])
-            prober.start()
-            time.sleep(0.5)
-            availability = {}
-            if kind in ("playbook", "maintenance"):
-                total, parts, availability = run_playbook(k, reports, maintenance=kind == "maintenance")
-            else:
-                os.makedirs(os.path.join(tmp, "raw-backup"))
-                total, parts = run_raw(k, secrets, os.path.join(tmp, "raw-backup"))
-            time.sleep(0.5)
-            prober.stop()
-            return {"total": total, "parts": parts, "orders_errors": prober.error_seconds("orders"),
-                    "health_errors": prober.error_seconds("health"),
-                    "error_window": availability.get("error_window"), "downtime": availability.get("downtime")}
+            return measure(k, tmp, reports, kind)
+        finally:
+            stage_kit.down(k["dir"])
+
+
+def sized_runs(kinds, runs, size, results):
+    """One kit grown to ``size``; every kind measured on it in turn, each followed by a roll forward."""
+    with tempfile.TemporaryDirectory(prefix="almafrica-bench-") as tmp:
+        reports = os.path.join(tmp, "reports")
+        k = stage_kit.up(os.path.join(tmp, "stage"), report_dir=reports)
+        try:
+            started = time.monotonic()
+            final = grow(k, size)
+            print("database grown to %.0f MB in %.0f s" % (final / 2**20, time.monotonic() - started), flush=True)
+            for _ in range(runs):
+                for kind in kinds:
+                    results[kind].append(measure(k, tmp, reports, kind))
+                    print("  %s: %.1f s" % (kind, results[kind][-1]["total"]), flush=True)
+                    roll_forward(k)
+            return final
         finally:
             stage_kit.down(k["dir"])
 
@@ -181,12 +263,20 @@ def one_run(kind):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--size", default=None, help="grow the kit's database to this size (e.g. 1GB) and add the "
+                                                     "shadow variants")
     opts = parser.parse_args()
-    kinds = ("playbook", "maintenance", "raw")
+    kinds = ("playbook", "maintenance", "raw") if not opts.size else \
+        ("playbook", "maintenance", "shadow", "shadow+maintenance", "raw")
     results = {kind: [] for kind in kinds}
-    for _ in range(opts.runs):
-        for kind in kinds:  # side by side in the same run, alternating
-            results[kind].append(one_run(kind))
+    if opts.size:
+        sys.path.insert(0, HERE)
+        import gen_db
+        sized_runs(kinds, opts.runs, gen_db.parse_size(opts.size), results)
+    else:
+        for _ in range(opts.runs):
+            for kind in kinds:  # side by side in the same run, alternating
+                results[kind].append(one_run(kind))
 
     def median(runs, key):
         values = [r[key] for r in runs if r.get(key) is not None]
@@ -195,7 +285,8 @@ def main():
     keys = ("total", "orders_errors", "health_errors", "error_window", "downtime")
     med = {kind: {key: median(runs, key) for key in keys}
            for kind, runs in results.items()}
-    print("## Rehearsal rollback (bench/rehearsal.py, %d runs each, medians)\n" % opts.runs)
+    print("## Rehearsal rollback (bench/rehearsal.py, %d runs each, medians%s)\n"
+          % (opts.runs, ", database grown to " + opts.size if opts.size else ""))
     print("| | wall (s) | /api/orders not 200 (s) | /health not 200 (s) | error window, report (s) | downtime, report (s) |")
     print("|---|---|---|---|---|---|")
     for kind in kinds:
@@ -206,9 +297,15 @@ def main():
             "-" if m["downtime"] is None else "%.2f" % m["downtime"]))
     print("\nplaybook / raw wall time: %.2fx; playbook overhead: %.2f s\n"
           % (med["playbook"]["total"] / med["raw"]["total"], med["playbook"]["total"] - med["raw"]["total"]))
-    print("Playbook phases (median s): " + ", ".join(
-        "%s %.2f" % (name, statistics.median(r["parts"][name] for r in results["playbook"]))
-        for name in results["playbook"][0]["parts"]))
+    for kind in (k for k in kinds if k in VARIANTS):
+        print("Phases, %s (median s): " % kind + ", ".join(
+            "%s %.2f" % (name, statistics.median(r["parts"][name] for r in results[kind]))
+            for name in results[kind][0]["parts"] if results[kind][0]["parts"][name] is not None))
+    if opts.size:
+        print("\nshadow's cost: %.2f s of wall time without maintenance, %s s more downtime with it"
+              % (med["shadow"]["total"] - med["playbook"]["total"],
+                 "?" if None in (med["shadow+maintenance"]["downtime"], med["maintenance"]["downtime"]) else
+                 "%.2f" % (med["shadow+maintenance"]["downtime"] - med["maintenance"]["downtime"])))
     print("Raw steps (median s): " + ", ".join(
         "%s %.2f" % (name, statistics.median(r["parts"][name] for r in results["raw"]))
         for name in results["raw"][0]["parts"]))
