@@ -146,9 +146,9 @@ def run_playbook(k, reports, kind="playbook"):
 def roll_forward(k):
     """Back to v1.2.0 (database and application) after a measured run; not measured."""
     latest = fixtures.MIGRATIONS[-1]
+    variables = {"rollback_maintenance": True, "rollback_shadow": False, "rollback_backup_keep": 1}
     _playbook(k, "-e", "target=" + latest, "-e", "direction=forward", "-e", "image_tag=v1.2.0",
-              "-e", "version=1.2.0", "-e", json.dumps({"rollback_maintenance": True, "rollback_shadow": False,
-                                                        "rollback_backup_keep": 1}))
+              "-e", "version=1.2.0", "-e", json.dumps(variables))
 
 
 def grow(k, size):
