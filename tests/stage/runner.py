@@ -95,8 +95,6 @@ def _run_module_directly(fqcn, args, check, diff, env, task_env, timeout=600):
     if not isinstance(result, dict):  # what ansible-playbook reports when a module dies without its JSON
         result = {"failed": True, "msg": "MODULE FAILURE: See stdout/stderr for the exact error",
                   "module_stdout": proc.stdout, "module_stderr": proc.stderr, "rc": proc.returncode}
-    if result.get("failed"):
-        result["failed"] = True
     for key in ("warnings", "deprecations"):  # summaries, as the task result shows them: their messages
         if key in result:
             result[key] = [_message(item) for item in result[key]]
