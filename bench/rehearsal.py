@@ -43,6 +43,9 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests"))
+sys.path.insert(0, HERE)
+
+import gen_db  # noqa: E402
 
 from stage import fixtures  # noqa: E402
 from stage import kit as stage_kit  # noqa: E402
@@ -154,13 +157,9 @@ def roll_forward(k):
 def grow(k, size):
     """bench/gen_db.py's tables, in schema ``bulk`` of the staging database, until it holds about ``size``."""
     import psycopg2
-    import yaml
-    sys.path.insert(0, HERE)
-    import gen_db
 
     pgs = k["postgres"]
-    with open(os.path.join(k["inventory"], "group_vars", "almafrica", "secrets.yml"), encoding="utf-8") as fh:
-        password = yaml.safe_load(fh)["stage_db_password"]
+    password = stage_kit.read_secrets(k)["stage_db_password"]
     conn = psycopg2.connect(host=pgs["host"], port=pgs["port"], user=pgs["user"], password=password,
                             dbname=k["environments"]["staging"]["database"], options="-c search_path=bulk")
     try:
@@ -208,9 +207,7 @@ def run_raw(k, secrets, backup_dir):
 
 def measure(k, tmp, reports, kind):
     """One measured run of ``kind`` on the kit ``k`` (database at v1.2.0), the prober reading beside it."""
-    with open(os.path.join(k["inventory"], "group_vars", "almafrica", "secrets.yml"), encoding="utf-8") as fh:
-        import yaml
-        secrets = yaml.safe_load(fh)
+    secrets = stage_kit.read_secrets(k)
     prober = Prober(k["environments"]["staging"]["app_url"], secrets["stage_smoke_user"],
                     secrets["stage_smoke_password"])
     prober.start()
@@ -270,8 +267,6 @@ def main():
         ("playbook", "maintenance", "shadow", "shadow+maintenance", "raw")
     results = {kind: [] for kind in kinds}
     if opts.size:
-        sys.path.insert(0, HERE)
-        import gen_db
         sized_runs(kinds, opts.runs, gen_db.parse_size(opts.size), results)
     else:
         for _ in range(opts.runs):

@@ -11,9 +11,9 @@ import shutil
 import subprocess
 
 import psycopg2
-import yaml
 
 from stage import fixtures
+from stage.kit import read_secrets
 
 HOTFIX_DIR = os.path.join(fixtures.MIGRATIONS_DIR, "hotfix")
 HOTFIX = "20260320090000_AllowGuestOrders"
@@ -26,9 +26,7 @@ class StageDatabase:
     def __init__(self, stage_dir, environment="staging"):
         with open(os.path.join(stage_dir, "stage.json"), encoding="utf-8") as fh:
             self.state = json.load(fh)
-        secrets = os.path.join(self.state["inventory"], "group_vars", "almafrica", "secrets.yml")
-        with open(secrets, encoding="utf-8") as fh:
-            self.password = yaml.safe_load(fh)["stage_db_password"]
+        self.password = read_secrets(self.state)["stage_db_password"]
         self.name = self.state["environments"][environment]["database"]
         pgs = self.state["postgres"]
         self.params = dict(host=pgs["host"], port=pgs["port"], user=pgs["user"], password=self.password)

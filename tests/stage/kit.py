@@ -203,6 +203,13 @@ def write_inventory(stage_dir, state, pg, token, smoke_password, report_dir=None
     state["inventory"] = inv
 
 
+def read_secrets(state):
+    """The secrets write_inventory generated for the kit of ``state`` (database password, Coolify token, smoke
+    user's password), from its inventory."""
+    with open(os.path.join(state["inventory"], "group_vars", "almafrica", "secrets.yml"), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
 def _alive(pid):
     try:
         os.kill(pid, 0)

@@ -124,8 +124,7 @@ class Kit:
         self.reports = os.path.join(root, "reports")
         self.state = stage_kit.up(self.dir, environments=environments, report_dir=self.reports, **up_args)
         self.inventory = self.state["inventory"]
-        with open(os.path.join(self.inventory, "group_vars", "almafrica", "secrets.yml"), encoding="utf-8") as fh:
-            self.secrets = yaml.safe_load(fh)
+        self.secrets = stage_kit.read_secrets(self.state)
 
     def env(self, name="staging"):
         return self.state["environments"][name]
