@@ -46,15 +46,12 @@ lint: deps
 sanity: deps
 	tools/sanity.sh
 
-# Lint, sanity and the three molecule rehearsals first; the unit and integration tests last, so that pytest's
-# summary is the run's closing line.
+# ansible-lint, ansible-test sanity and the molecule rehearsals run in one chain beside pytest (tools/test.sh:
+# together they fill the two cores; the chain's log is printed after pytest, then a line per step).
 # pytest: three workers on two cores (the tests wait on servers and subprocesses about a third of the time), work
 # stealing so that the long role runs do not leave a worker idle at the end; the 25 slowest tests are listed.
 test: deps
-	$(BIN)/ansible-lint --offline
-	tools/sanity.sh
-	cd $(CURDIR) && $(BIN)/molecule test --all
-	$(BIN)/pytest -q -n 3 --dist worksteal --durations=25 tests/unit tests/integration
+	tools/test.sh
 
 # The main job: a full rollback rehearsal (molecule: create the staging kit, converge = the rollback playbook,
 # idempotence, verify, destroy), then the incident report it wrote.
