@@ -19,9 +19,10 @@ import pytest
 import yaml
 
 from stage import fixtures
+from stage import kit as stage_kit
 from stage.dumps import dump_state
 from stage.pg import PgCluster
-from stage.role_kit import PLAYBOOK, run_role_checked
+from stage.role_kit import PLAYBOOK, Kit, run_role_checked
 from stage.runner import run_module
 from stage.tls import CertificateAuthority
 
@@ -288,3 +289,22 @@ def test_role_rolls_back_over_verified_tls(tls_pg, tdb, tls, tmp_path):
     assert "certificate verify failed" in refused.stdout
     assert dump_state(tls_pg.client_env(), tdb) == before
     assert len(glob.glob(str(tmp_path / "backups" / "*.json"))) == 1  # no second backup
+
+
+def test_production_shape_over_verified_tls_with_the_maintenance_window(tmp_path):
+    """The production inventory's shape (Coolify deploy, the maintenance window) with the database verified as it
+    should be (verify-full + the CA): the application is stopped, its sessions are listed through
+    community.postgresql over the same verified TLS, then backup, migrate, deploy and verify all pass."""
+    kit = Kit(str(tmp_path), tls=True)
+    try:
+        assert kit.state["postgres"]["ca_cert"]
+        kit.add_vars({"rollback_maintenance": True})
+        proc = kit.run("-e", "target=" + V11)
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        assert "TASK [almafrica.rollback.rollback : Maintenance | no session of the application is left" in proc.stdout
+        assert kit.history() == list(M[:3])
+        assert kit.version()["version"] == stage_kit.REHEARSAL_VERSION
+        [report] = kit.reports_of()
+        assert report["outcome"] == "succeeded"
+    finally:
+        assert kit.down() == []

@@ -79,10 +79,12 @@ def smoke_checks(app_url):
 
 
 def up(stage_dir, release=fixtures.LATEST_RELEASE, environments=("staging",), report_dir=None, dialect="ef8",
-       run_migrations=False, faults=None):
+       run_migrations=False, faults=None, tls=False):
     """Start the kit; ``run_migrations=True`` configures the applications to migrate on start (a misconfiguration
     the rollback must refuse); ``faults``: the staging Coolify's fault switches (``stage.coolify.Faults.configure``,
-    e.g. ``{"missing_images": ["v1.1.0"]}``, ``{"error_rate_after_deploy": {"/api/orders": 0.05}}``)."""
+    e.g. ``{"missing_images": ["v1.1.0"]}``, ``{"error_rate_after_deploy": {"/api/orders": 0.05}}``);
+    ``tls=True``: PostgreSQL accepts TCP only over TLS, with a certificate from a CA made for the kit, and the
+    inventory verifies it as production should (``verify-full`` with ``rollback_db_ca_cert``)."""
     stage_dir = os.path.abspath(stage_dir)
     if os.path.exists(os.path.join(stage_dir, STATE)):
         raise RuntimeError("a staging kit is already up in %s: run 'down' first" % stage_dir)
@@ -90,12 +92,20 @@ def up(stage_dir, release=fixtures.LATEST_RELEASE, environments=("staging",), re
     state = {"dir": stage_dir, "release": release, "environments": {}}
     # The cluster lives in its own temp dir: the server user must reach it, and the kit's directory may sit in a
     # home directory that user cannot enter (molecule's ephemeral directory does).
-    pg = PgCluster()
+    ca_cert = None
+    if tls:
+        from stage.tls import CertificateAuthority  # the cryptography package, needed only here
+
+        ca = CertificateAuthority.create(os.path.join(stage_dir, "tls"), name="almafrica staging kit CA")
+        ca_cert = ca.cert_path
+        pg = PgCluster(ssl=ca.issue(os.path.join(stage_dir, "tls")))
+    else:
+        pg = PgCluster()
     state["postgres"] = {"base_dir": pg.base_dir}
     _write_private(os.path.join(stage_dir, STATE), json.dumps(state, indent=1))
     pg.start()
     state["postgres"] = {"host": pg.host, "port": pg.port, "user": pg.superuser, "bindir": pg.bindir,
-                         "base_dir": pg.base_dir, "data_dir": pg.data_dir, "run_as": pg.run_as}
+                         "base_dir": pg.base_dir, "data_dir": pg.data_dir, "run_as": pg.run_as, "ca_cert": ca_cert}
     _write_private(os.path.join(stage_dir, STATE), json.dumps(state, indent=1))  # so that 'down' can clean up
     try:
         token = secrets.token_urlsafe(24)
@@ -144,6 +154,7 @@ def up(stage_dir, release=fixtures.LATEST_RELEASE, environments=("staging",), re
 
 def write_inventory(stage_dir, state, pg, token, smoke_password, report_dir=None):
     inv = os.path.join(stage_dir, "inventory")
+    pgs_ca = state["postgres"].get("ca_cert")
     os.makedirs(os.path.join(inv, "group_vars", "almafrica"), exist_ok=True)
     os.makedirs(os.path.join(inv, "host_vars"), exist_ok=True)
     group_vars = {
@@ -151,7 +162,7 @@ def write_inventory(stage_dir, state, pg, token, smoke_password, report_dir=None
         "rollback_db_port": pg.port,
         "rollback_db_user": pg.superuser,
         "rollback_db_password": "{{ stage_db_password }}",
-        "rollback_db_ssl_mode": "disable",
+        "rollback_db_ssl_mode": "verify-full" if pgs_ca else "disable",
         "rollback_scripts": [os.path.join(fixtures.MIGRATIONS_DIR, "ef8")],
         "rollback_accept_data_loss": ACCEPT_DATA_LOSS,
         # What v1.1.0's schema has and v1.2.0's columns it must not have any more.
@@ -173,6 +184,8 @@ def write_inventory(stage_dir, state, pg, token, smoke_password, report_dir=None
         "rollback_operator": "rehearsal",
         "rollback_reason": "staging rehearsal",
     }
+    if pgs_ca:
+        group_vars["rollback_db_ca_cert"] = pgs_ca
     secret_vars = {"stage_db_password": pg.password, "stage_coolify_token": token,
                    "stage_smoke_user": "smoke", "stage_smoke_password": smoke_password}
     hosts, hostvars = {}, {}
