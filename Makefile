@@ -32,6 +32,7 @@ deps: collection system-deps
 # The edit loop: lint and the unit tests (pure logic), well under a minute.
 check: deps
 	$(BIN)/ansible-lint --offline
+	$(BIN)/antsibull-changelog lint
 	$(BIN)/pytest -q tests/unit
 
 unit: deps

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# make test: ansible-lint, ansible-test sanity and the molecule rehearsals in one background chain, pytest (unit and
-# integration, three workers) in the foreground at the same time. On two cores pytest alone leaves about a tenth of
-# the machine idle (its tests wait on servers and subprocesses) and molecule runs one scenario at a time; together
-# they fill it. The chain's output goes to a log that is printed whole after pytest, then one line per step says
-# how it ended; the run fails if any step failed.
+# make test: ansible-lint, the changelog fragments' lint, ansible-test sanity and the molecule rehearsals in one
+# background chain, and pytest (unit and integration, three workers) in the foreground at the same time. On two
+# cores pytest alone leaves part of the machine idle (its tests wait on servers and subprocesses) and molecule runs
+# one scenario at a time; together they fill it. The chain's output goes to a log that is printed whole after
+# pytest, then one line per step says how it ended; the run fails if any step failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=${VENV_BIN:-$repo/.venv/bin}
 cd "$repo"
 if [ "${1:-}" = "--chain" ]; then
   status=$2 rc=0
-  for step in "ansible-lint:$bin/ansible-lint --offline" "sanity:tools/sanity.sh" "molecule:$bin/molecule test --all"; do
+  for step in "ansible-lint:$bin/ansible-lint --offline" "changelog:$bin/antsibull-changelog lint" \
+      "sanity:tools/sanity.sh" "molecule:$bin/molecule test --all"; do
     name=${step%%:*} cmd=${step#*:} start=$SECONDS
     echo "==> $name: $cmd"
     $cmd
