@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tarfile
+
+import yaml
 
 from stage.runner import REPO, ansible_env
 
@@ -25,3 +28,20 @@ def test_build_and_offline_install(tmp_path):
                            "-p", str(dest), str(tarball)], env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert (dest / "ansible_collections" / "almafrica" / "rollback" / "MANIFEST.json").exists()
+
+
+def test_galaxy_yml_declares_every_collection_the_role_and_playbooks_use():
+    """A Galaxy or execution-environment install brings what the role calls: every FQCN module of another
+    collection in roles/ and playbooks/ is a dependency in galaxy.yml."""
+    used = set()
+    for top in ("roles", "playbooks"):
+        for root, _dirs, files in os.walk(os.path.join(REPO, top)):
+            for name in files:
+                if name.endswith((".yml", ".yaml")):
+                    with open(os.path.join(root, name), encoding="utf-8") as fh:
+                        used.update(re.findall(r"^\s*-?\s*([a-z0-9_]+\.[a-z0-9_]+)\.[a-z0-9_]+:\s*$", fh.read(), re.M))
+    used -= {"ansible.builtin", "almafrica.rollback"}
+    with open(os.path.join(REPO, "galaxy.yml"), encoding="utf-8") as fh:
+        dependencies = yaml.safe_load(fh)["dependencies"]
+    assert "community.docker" in used and "community.postgresql" in used  # the scan sees them
+    assert used <= set(dependencies), used - set(dependencies)
