@@ -75,6 +75,10 @@ SIGNATURES = {
     "EnsurePostgresExtension": ["name", "schema", "version"],
 }
 # table.Column<T>(...) inside CreateTable(columns: table => new { ... }).
+# MigrationBuilder's provider tests (EF's MigrationBuilderExtensions and the providers' own): they read
+# ActiveProvider and change nothing, so they are no operation (their branches' operations are read as usual).
+PROVIDER_QUERIES = frozenset(("IsSqlServer", "IsSqlite", "IsNpgsql", "IsMySql", "IsOracle", "IsInMemory",
+                              "IsCosmos", "IsRelational", "IsFirebird", "IsJet"))
 COLUMN_SIGNATURE = ["type", "unicode", "maxLength", "rowVersion", "name", "nullable", "defaultValue", "defaultValueSql",
                     "computedColumnSql", "fixedLength", "comment", "collation", "precision", "scale", "stored"]
 PLURAL = {"column": "columns", "principalColumn": "principalColumns", "keyColumn": "keyColumns",
@@ -424,6 +428,8 @@ def _read_method(method_node, target, rel_path, resolver):
         if func is not None and func.type == "member_access_expression":
             receiver = func.child_by_field_name("expression")
             if receiver is not None and receiver.type == "identifier" and _text(receiver) == builder:
+                if _method_name(func)[0] in PROVIDER_QUERIES:
+                    return False  # migrationBuilder.IsSqlite(): asks which provider runs, changes nothing
                 target.operations.append(_operation(node, func, arglist, rel_path, resolver))
                 return False  # its arguments (column lambdas...) hold no further builder call
         # The builder handed to a helper (SqlHelper.RunScript(migrationBuilder, "x.sql")): opaque to us.

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Almafrica platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Names across renames, for the lint: which table names of a migration are the same table, how a rename reads.
+"""Names across renames, for the lint: which table (and column) names of a migration are the same object, how a
+rename reads.
 
 ``TableNames(operations)`` joins every name a RenameTable gave a table (in Up() and Down() together) without ever
 making a name its own parent, so lookups always end; ``undone_within`` tells a rename its own Up() reverts.
@@ -28,6 +29,12 @@ class TableNames(object):
         for op in operations:
             if op.kind == "RenameTable" and isinstance(op.get("name"), str) and isinstance(op.get("newName"), str):
                 self.union(op.get("name"), op.get("newName"))
+        # Columns renamed within a table (Up() renames Quantity -> CartId and alters CartId; Down() renames it back
+        # and alters Quantity): one column under both names, keyed by its table's set. Same union-find, own keys.
+        for op in operations:
+            if op.kind == "RenameColumn" and all(isinstance(op.get(k), str) for k in ("table", "name", "newName")):
+                table = self.root(op.get("table"))
+                self.union((table, op.get("name")), (table, op.get("newName")))
 
     def root(self, name):
         parent = self.parent
@@ -42,6 +49,15 @@ class TableNames(object):
         ra, rb = self.root(a), self.root(b)
         if ra != rb:
             self.parent[rb] = ra
+
+    def same_column(self, table_a, a, table_b, b):
+        """Column ``a`` of ``table_a`` and ``b`` of ``table_b`` are one column, across table and column renames."""
+        if not self.same("table", table_a, table_b):
+            return False
+        if not all(isinstance(v, str) for v in (table_a, a, table_b, b)):
+            return self.same("name", a, b)
+        table = self.root(table_a)
+        return self.root((table, a)) == self.root((table, b))
 
     def same(self, field, a, b):
         if isinstance(a, Unresolved) or isinstance(b, Unresolved):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import SIGNATURES, Unresolved
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_sql import (
-    best_statement, destructive_statements, excerpt, mentions_all, resources_named, sql_excerpt)
+    best_statement, destructive_statements, excerpt, mentions_all, resources_named, split_statements, sql_excerpt,
+    statement_effect)
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_names import (
     RENAMES, TableNames, loose_equal, moves_schema, rename_text, shown_or, undone_within)
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_values import (
@@ -71,7 +72,10 @@ def _table_of(op):
 
 def _matches(names, up_op, down_op, fields):
     for field in fields:
-        if field == "name" and up_op.kind in ("CreateTable", "DropTable"):
+        if field == "name" and up_op.kind == "AlterColumn" == down_op.kind:
+            if not names.same_column(up_op.get("table"), up_op.get("name"), down_op.get("table"), down_op.get("name")):
+                return False
+        elif field == "name" and up_op.kind in ("CreateTable", "DropTable"):
             if not names.same("table", up_op.get("name"), down_op.get("name")):
                 return False
         elif not names.same(field, up_op.get(field), down_op.get(field)):
@@ -352,11 +356,8 @@ def lint_migration(cls, provider=None):
         found.append(finding("error", "irreversible", "Down() throws (%s): this migration cannot be rolled back."
                              % down.throws[:120], file=down.file, line=down.line))
         return found
-    up_work = up.operations or up.other_calls
-    if up_work and down.statements == 0:
-        found.append(finding("error", "empty_down", "Down() is empty while Up() has %d operation(s): a rollback "
-                             "removes the history row and leaves the schema as it is." % len(up_work),
-                             file=down.file, line=down.line))
+    if (up.operations or up.other_calls) and down.statements == 0:
+        found.append(_empty_down(up, down))
         return found
     names = TableNames(up.operations + down.operations)
     for op in up.operations:
@@ -370,6 +371,38 @@ def lint_migration(cls, provider=None):
             found.append(finding("info", "unresolved", "%s: %s computed at run time (%s); matched loosely."
                                  % (op.kind, ", ".join(loose), op.get(loose[0]).text[:60]), op))
     return found
+
+
+def _empty_down(up, down):
+    """An empty Down() after an Up() with work: an error when Up() changes the schema (or may: EF operations, DDL);
+    when Up() only runs SQL, a warning that says what stays (data changes) or that it cannot be verified."""
+    work = up.operations + up.other_calls
+    opaque = [op for op in work if op.kind == SQL_LIKE or op.kind not in SIGNATURES]
+    if len(opaque) == len(work):
+        effects = []  # (effect, statement, op) of every statement whose text is known
+        unknown = [op for op in opaque if not isinstance(op.get("sql"), str)]
+        for op in opaque:
+            if isinstance(op.get("sql"), str):
+                effects.extend((statement_effect(st), st, op) for st in split_statements(op.get("sql")))
+        schema = [(st, op) for effect, st, op in effects if effect == "schema"]
+        if not schema and not unknown and effects and all(effect == "data" for effect, _st, _op in effects):
+            _effect, first, op = effects[0]
+            return finding("warning", "data_not_undone", "Up() only changes data (%d SQL statement(s); line %d: %s) "
+                           "and Down() is empty: after a rollback the schema is as before Up(), and the rows Up() "
+                           "changed stay as they are. If that is intended, ignore this migration with a reason."
+                           % (len(effects), op.line, excerpt(first)), file=down.file, line=down.line)
+        if not schema:
+            lines = ", ".join(str(op.line) for op in (unknown or opaque))
+            return finding("warning", "sql_unverified", "Up() runs SQL or helpers whose effect cannot be read "
+                           "statically (line %s) and Down() is empty: cannot verify that a rollback leaves the schema "
+                           "as it was. Check it with a round trip on a scratch database." % lines,
+                           file=down.file, line=down.line)
+        first, op = schema[0]
+        return finding("error", "empty_down", "Down() is empty while Up() changes the schema with raw SQL (line %d: "
+                       "%s): a rollback removes the history row and leaves that change." % (op.line, excerpt(first)),
+                       file=down.file, line=down.line)
+    return finding("error", "empty_down", "Down() is empty while Up() has %d operation(s): a rollback removes the "
+                   "history row and leaves the schema as Up() made it." % len(work), file=down.file, line=down.line)
 
 
 def _bases_text(cls):

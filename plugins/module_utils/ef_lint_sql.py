@@ -15,7 +15,10 @@ import re
 
 DESTRUCTIVE_SQL_RE = re.compile(r"\b(DROP\s+(?:TABLE|COLUMN|SCHEMA|TYPE)|DELETE\s+FROM|"
                                 r"TRUNCATE|ALTER\s+COLUMN\s+\S+\s+(?:SET\s+DATA\s+)?TYPE)\b", re.I)
-SQL_RESOURCE_RE = re.compile(r"[\w./\\-]+\.p?sql\b", re.I)
+# A script file name (``Scripts/001_seed.sql``, a format string ``2022-03-01_00_{0}_Fix.sql``), read only inside
+# string literals and resolved string arguments, never in code (``migrationBuilder.Sql(...)`` is not a file).
+SQL_RESOURCE_RE = re.compile(r"[\w./\\{}-]+\.p?sql\b", re.I)
+_CS_STRING_RE = re.compile(r'[@$]*"((?:[^"\\]|\\.|"")*)"')
 _TOKEN_RE = re.compile(r"'(?:[^']|'')*'?|\"(?:[^\"]|\"\")*\"?|`[^`]*`?|\[[^\]]*\]?|--[^\n]*|/\*.*?(?:\*/|$)"
                        r"|\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$|;|[^'\"`\[$;/-]+|.", re.S)
 EXCERPT_LENGTH = 160
@@ -77,6 +80,22 @@ def destructive_statements(sql):
 
 
 _LITERAL_RE = re.compile(r"'(?:[^']|'')*'")
+# Statements that change rows, never the schema (SET: a session setting such as MySQL's FOREIGN_KEY_CHECKS).
+_DATA_VERB_RE = re.compile(r"^\s*(?:UPDATE|INSERT|DELETE|MERGE|REPLACE|SELECT|WITH|TRUNCATE|VALUES|SET)\b", re.I)
+_SCHEMA_VERB_RE = re.compile(r"^\s*(?:CREATE|ALTER|DROP|RENAME|COMMENT|GRANT|REVOKE)\b", re.I)
+
+
+def statement_effect(statement):
+    """``data`` (rows only), ``schema`` (DDL) or ``unknown`` (a DO block, a call, anything else)."""
+    code = _strip_comments(statement)
+    if _SCHEMA_VERB_RE.match(code):
+        return "schema"
+    if _DATA_VERB_RE.match(code) and not re.search(r"\b(?:CREATE|ALTER|DROP)\s+(?:TABLE|INDEX|COLUMN|SCHEMA|VIEW)\b",
+                                                   _LITERAL_RE.sub("''", code), re.I):
+        return "data"
+    return "unknown"
+
+
 _UNDOING_VERB_RE = re.compile(r"^\s*(?:DROP|ALTER|DELETE|TRUNCATE|RENAME|EXEC|CALL)\b", re.I)
 
 
@@ -111,8 +130,8 @@ def best_statement(names, sql_ops):
 
 
 def resources_named(op):
-    """SQL files (``*.sql``, ``*.psql``) an opaque call names in its arguments."""
-    text = op.text if not isinstance(op.get("sql"), str) else ""
+    """SQL files (``*.sql``, ``*.psql``) an opaque call names in its string arguments."""
+    texts = _CS_STRING_RE.findall(op.text) if not isinstance(op.get("sql"), str) else []
     args = op.args.get("args") or [v for v in op.args.values() if isinstance(v, str)]
-    text += " " + " ".join(a for a in args if isinstance(a, str))
-    return sorted(set(SQL_RESOURCE_RE.findall(text)))
+    texts += [a for a in args if isinstance(a, str)]
+    return sorted(set(name for text in texts for name in SQL_RESOURCE_RE.findall(text)))

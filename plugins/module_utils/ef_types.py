@@ -6,7 +6,8 @@
 ``describe_change(old, new)`` returns ``(verdict, reason)`` with verdict ``same``, ``widens`` (every old value
 fits), ``narrows`` (some values are cut, rounded or rejected) or ``converts`` (a different kind of type: values
 are reinterpreted or may fail to convert); ``unknown`` when a side is not given. Types are the store types EF
-writes for Npgsql (``character varying(200)``, ``numeric(12,2)``, ``timestamp with time zone``, ``text[]``).
+writes for Npgsql (``character varying(200)``, ``numeric(12,2)``, ``timestamp with time zone``, ``text[]``); the
+text types of SQL Server and MySQL (``nvarchar(max)``, ``longtext``) are read for their capacity.
 """
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ _ALIASES = {
     "varchar": "character varying", "char": "character", "bpchar": "character", "bool": "boolean",
     "timestamptz": "timestamp with time zone", "timestamp": "timestamp without time zone",
     "timetz": "time with time zone", "time": "time without time zone", "citext": "text",
+    # Other providers' text types (SQL Server, MySQL): only their capacity matters here.
+    "nvarchar": "character varying", "nchar": "character", "ntext": "text", "longtext": "text",
+    "mediumtext": "text",
 }
 _INT_RANK = {"smallint": 1, "integer": 2, "bigint": 3}
 _INT_DIGITS = {"smallint": 5, "integer": 10, "bigint": 19}
 _FLOAT_RANK = {"real": 1, "double precision": 2}
-_TYPE_RE = re.compile(r"^(?P<base>[a-z][a-z0-9_ ]*?)\s*(?:\((?P<a>\d+)(?:\s*,\s*(?P<b>\d+))?\))?"
+_TYPE_RE = re.compile(r"^(?P<base>[a-z][a-z0-9_ ]*?)\s*(?:\((?P<a>\d+|max)(?:\s*,\s*(?P<b>\d+))?\))?"
                       r"(?P<tz>\s+with(?:out)?\s+time\s+zone)?(?P<array>(?:\s*\[\d*\])*)$")
 
 
@@ -52,7 +56,11 @@ def parse_type(text):
     if base in ("timestamp", "time") and not match.group("tz"):
         base += " without time zone"
     base = _ALIASES.get(base, base)
-    length = int(match.group("a")) if match.group("a") else None
+    size = match.group("a")
+    # varchar(max) / nvarchar(max): SQL Server's unbounded text; MySQL's tinytext holds at most 255 bytes.
+    length = int(size) if size and size != "max" else None
+    if base == "tinytext":
+        base, length = "character varying", 255
     scale = int(match.group("b")) if match.group("b") else None
     if base == "numeric" and length is not None and scale is None:
         scale = 0

@@ -13,15 +13,17 @@ description:
     migration, that its C(Down()) undoes its C(Up()). No database and no .NET SDK are needed.
   - Errors (the rollback cannot run, or does not restore the schema) are C(not_recognised) (no
     C([Migration("...")]) attribute, usually a missing C(.Designer.cs), so EF never runs the migration),
-    C(missing_up), C(missing_down), C(empty_down), C(irreversible) (C(Down()) throws), C(no_inverse) (an C(Up())
+    C(missing_up), C(missing_down), C(empty_down) (C(Up()) changes the schema with EF operations or DDL in raw SQL,
+    C(Down()) is empty), C(irreversible) (C(Down()) throws), C(no_inverse) (an C(Up())
     operation such as CreateTable, AddColumn, CreateIndex, AddForeignKey, RenameColumn, RenameTable, AlterColumn,
     InsertData has no matching operation in C(Down())), C(wrong_inverse) (C(Down()) renames or moves an object to
     another name or schema, or restores a column with another type, length, nullability or default than it had
     before C(Up())) and C(duplicate_id).
   - Warnings are C(data_loss) (one per migration, listing what C(Down()) destroys that existed before the
     migration, such as tables or columns it did not create, narrowed column types, destructive raw SQL), C(drops_unrelated),
-    C(not_null), C(left_behind) (EnsureSchema, PostgreSQL extensions), C(syntax) and C(sql_unverified) when
-    C(Up()) runs raw SQL and C(Down()) runs none.
+    C(not_null), C(left_behind) (EnsureSchema, PostgreSQL extensions), C(syntax), C(data_not_undone) (C(Up())
+    only changes rows with raw SQL, such as UPDATE or DELETE, and C(Down()) is empty: the schema is restored, those
+    rows are not) and C(sql_unverified) when C(Up()) runs raw SQL or helpers and C(Down()) runs none.
   - Infos say what is fine but worth knowing, or cannot be verified statically. C(drops_created) (once per
     migration) when C(Down()) drops what the same migration's C(Up()) created, which loses only the data written
     since; C(default_added) for EF's standard C(Down()) that makes a column C(Up()) made nullable required again

@@ -92,6 +92,26 @@ EXPECTED = {
             ("info", "drops_created", "(column Products.IsActive)"),
             ("info", "default_added", "Products.Stock required again with EF's placeholder default 0 ")],
     }),
+    # Shapes of real projects' hand-written and provider-branching code: an AlterColumn under a column's new name
+    # (Down() alters it under the old one), data-only SQL with an empty Down() (a warning, not an error), DDL in
+    # raw SQL with an empty Down() (an error), provider tests (IsSqlite()) that are no SQL, an interpolated Sql()
+    # whose message names no file, a script named by a format string, and a widening back to longtext.
+    "sql_and_data": (None, {
+        "20241001100000_RenameQuantityToCartId": [],
+        "20241002100000_FixBlockMinutes": [
+            ("warning", "data_not_undone", "Up() only changes data (2 SQL statement(s); line 20: UPDATE `Block` SET "
+                                           "`Minutes` = 30 WHERE `Minutes` = 0) and Down() is empty")],
+        "20241003100000_DropLegacyUnique": [
+            ("error", "empty_down", "Up() changes the schema with raw SQL (line 20: CREATE TABLE `Legacy_new`")],
+        "20241004100000_WidenTagLabel": [
+            ("warning", "data_loss", "Tags.Label from varchar(100) to varchar(50): values longer than 50 characters")],
+        "20241005100000_CreateReportingRole": [
+            ("info", "sql_unverified", 'Up() runs raw SQL (migrationBuilder.Sql($"CREATE ROLE {role} NOLOGIN;")); '
+                                       "Down() also runs raw SQL")],
+        "20241006100000_MigrateApiKeys": [
+            ("info", "sql_unverified", "from Scripts/2024-10-06_00_{0}_MigrateApiKeys.sql;")],
+        "20241007100000_LimitBuyerId": [],
+    }),
     "sqlite": ("Sqlite", {
         "20240901100000_InitialCreate": [("info", "drops_created", "(table Notes)")],
         "20240902100000_OptionalCreatedAt": [
