@@ -9,13 +9,8 @@ in the file, even while the application keeps writing.
 """
 from __future__ import annotations
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import quote_ident, qualified_name
+from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import psycopg2, quote_ident, qualified_name
 
-try:
-    import psycopg2
-    import psycopg2.extensions
-except ImportError:  # pragma: no cover - postgres.ensure_required_libs reports it
-    psycopg2 = None
 
 # Tables pg_dump dumps: ordinary and partitioned tables outside the system schemas, not owned by an extension.
 _TABLES_SQL = r"""

@@ -15,7 +15,7 @@ import hashlib
 import struct
 import time
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import qualified_name, quote_ident
+from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import psycopg2, qualified_name, quote_ident
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_script import HistoryTable
 from ansible_collections.almafrica.rollback.plugins.module_utils import data_loss as dl
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_migrations import migration_name, ordinal_key
@@ -23,12 +23,6 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.ef_measure impo
     assess_data_loss, current_schema, measure_operation)
 from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import redact
 
-try:
-    import psycopg2
-    import psycopg2.errors
-    import psycopg2.extensions
-except ImportError:  # pragma: no cover - postgres.ensure_required_libs reports it
-    psycopg2 = None
 
 try:
     from pglast import ast, enums

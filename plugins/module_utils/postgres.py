@@ -10,16 +10,25 @@ only through the environment, never through argv.
 from __future__ import annotations
 
 import re
+import types
 
+# The one import of psycopg2 for the collection: modules and module_utils take ``psycopg2`` from here.
 try:
     import psycopg2
+    import psycopg2.errors
     import psycopg2.extensions
     HAS_PSYCOPG2 = True
     PSYCOPG2_IMPORT_ERROR = None
 except ImportError as _exc:  # pragma: no cover - depends on the host
-    psycopg2 = None
     HAS_PSYCOPG2 = False
     PSYCOPG2_IMPORT_ERROR = _exc
+
+    class _NeverRaised(Exception):
+        """psycopg2 is missing: ``ensure_required_libs`` fails the module before any of its calls, and the
+        ``except psycopg2.Error`` clauses that its exit passes through stay valid expressions."""
+
+    psycopg2 = types.SimpleNamespace(Error=_NeverRaised, errors=types.SimpleNamespace(LockNotAvailable=_NeverRaised),
+                                     extensions=None)
 
 from ansible.module_utils.basic import missing_required_lib
 

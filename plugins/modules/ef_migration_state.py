@@ -321,7 +321,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import (
-    connect, describe_target, postgres_common_argument_spec, redact)
+    connect, describe_target, postgres_common_argument_spec, psycopg2, redact)
 from ansible_collections.almafrica.rollback.plugins.module_utils import ef_script
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_migrations import (
     PlanError, current_of, expected_history, plan_migration, resolve_target)
@@ -330,11 +330,6 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.data_loss impor
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef_tools import executor_argv, executor_env
 from ansible_collections.almafrica.rollback.plugins.module_utils.schema_fingerprint import describe_schema, fingerprint
 
-try:
-    import psycopg2
-    import psycopg2.errors
-except ImportError:  # pragma: no cover - reported by connect()
-    psycopg2 = None
 
 
 def _state_text(applied):

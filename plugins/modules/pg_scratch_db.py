@@ -122,12 +122,8 @@ import socket
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import (
-    connect, describe_target, postgres_common_argument_spec, quote_ident, redact)
+    connect, describe_target, postgres_common_argument_spec, psycopg2, quote_ident, redact)
 
-try:
-    import psycopg2
-except ImportError:  # pragma: no cover - reported by connect()
-    psycopg2 = None
 
 # pg_backup comments every database it restores into with restore_db: "Restored by almafrica.rollback.pg_backup ...".
 OURS = "Restored by almafrica.rollback"
