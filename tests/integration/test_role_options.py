@@ -355,3 +355,19 @@ def test_a_failing_webhook_is_reported(kit):
         assert sink.url not in proc.stdout and sink.url not in proc.stderr  # the URL is a credential
     finally:
         sink.close()
+
+
+def test_the_role_without_a_target_is_refused_by_its_argument_spec(tmp_path):
+    """rollback_target has no default: a play that includes the role without it fails in the role's argument
+    validation, before any task of the role runs."""
+    from stage.runner import run_playbook
+
+    playbook = tmp_path / "no_target.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "The role without a target", "hosts": "localhost", "gather_facts": False,
+        "roles": [{"role": "almafrica.rollback.rollback", "vars": {"rollback_db_name": "almafrica"}}]}]))
+    proc = run_playbook(str(playbook), "-e", "ansible_python_interpreter=" + sys.executable, inventory="localhost,")
+    assert proc.returncode == 2, proc.stdout[-2000:]
+    assert "Validating arguments against arg spec" in proc.stdout
+    assert "missing required arguments: rollback_target" in proc.stdout
+    assert "Preflight" not in proc.stdout  # no task of the role ran
