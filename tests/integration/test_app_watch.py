@@ -53,10 +53,12 @@ def by_name(run):
 
 def test_a_healthy_application_passes_with_its_figures(stage):
     server = stage()
-    run = run_module("app_watch", watch_args(server, seconds=3, interval=0.25))
+    # A generous p95 limit: on a loaded machine the healthy application answers in over a second now and then;
+    # the limit itself is what test_a_slow_endpoint_fails_on_p95 is about.
+    run = run_module("app_watch", watch_args(server, seconds=3, interval=0.25, max_p95_ms=10000))
     assert not run.failed, run
     assert not run.changed and run["problems"] == []
-    assert run["limits"] == {"max_error_rate": 0.01, "max_p95_ms": 1000}
+    assert run["limits"] == {"max_error_rate": 0.01, "max_p95_ms": 10000}
     endpoints = by_name(run)
     assert sorted(endpoints) == ["/api/farmers", "/api/orders", "/health"]
     for entry in endpoints.values():
@@ -102,6 +104,7 @@ def test_a_slow_endpoint_fails_on_p95(stage):
     assert found, run["msg"]
     assert int(found.group(1)) == round(farmers["p95_ms"])
     assert farmers["sparkline"]
+    assert run["limits"] == {"max_error_rate": 0.01, "max_p95_ms": 1000}  # the defaults
 
 
 def test_an_unreachable_endpoint_counts_every_probe_as_an_error(stage):

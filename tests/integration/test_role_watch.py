@@ -118,13 +118,15 @@ def test_an_error_rate_over_the_limit_fails_the_watch_and_is_rolled_forward(faul
 
 
 def test_a_slow_endpoint_fails_the_watch_on_p95(faulty):
-    k = faulty(latency_after_deploy={"/api/farmers": 1600})
-    proc = k.run(rollback_watch_seconds=5, rollback_on_failure="stop")
+    # 3 s on /api/farmers against a 2 s limit: a margin that a loaded machine's slow answers on the other
+    # endpoints (over 1 s at times) do not cross.
+    k = faulty(latency_after_deploy={"/api/farmers": 3000})
+    proc = k.run(rollback_watch_seconds=5, rollback_on_failure="stop", rollback_watch_max_p95_ms=2000)
     assert proc.returncode == 2, proc.stdout[-3000:]
     report = k.report()
     assert report["failure"]["phase"] == "watch"
     assert "p95" in report["failure"]["message"]
     farmers = [e for e in report["watch"]["endpoints"] if e["name"] == "farmers"][0]
-    assert farmers["p95_ms"] > 1000
+    assert farmers["p95_ms"] > 2000
     health = [e for e in report["watch"]["endpoints"] if e["name"] == "health"][0]
     assert health["p95_ms"] < farmers["p95_ms"]
