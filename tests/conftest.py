@@ -17,6 +17,18 @@ from stage.pg import PgCluster  # noqa: E402
 
 _db_counter = itertools.count(1)
 
+# Files whose tests run the whole role (ansible-playbook, a staging kit, a minute or more each), heaviest first.
+# They are handed out first, so that with `pytest -n N --dist load` (make test) the workers share them from the
+# start and the run ends on short tests, instead of one worker finishing a three-minute test alone.
+LONG_FIRST = ("test_writer.py", "test_role_secrets.py", "test_rollback_playbook.py", "test_shadow.py",
+              "test_role_options.py", "test_role_watch.py", "test_tls_postgres.py", "test_pg_scratch_db.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    order = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (rank.get(os.path.basename(str(item.fspath)), len(LONG_FIRST)), order[id(item)]))
+
 
 @pytest.fixture(scope="session")
 def pg():

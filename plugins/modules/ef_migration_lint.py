@@ -22,7 +22,7 @@ description:
   - Warnings are C(data_loss) (one per migration, listing what C(Down()) destroys that existed before the
     migration, such as tables or columns it did not create, narrowed column types, destructive raw SQL), C(drops_unrelated),
     C(not_null), C(left_behind) (EnsureSchema, PostgreSQL extensions), C(syntax), C(data_not_undone) (C(Up())
-    only changes rows with raw SQL, such as UPDATE or DELETE, and C(Down()) is empty: the schema is restored, those
+    only changes rows with raw SQL, such as UPDATE or DELETE, and C(Down()) is empty; the schema is restored, those
     rows are not) and C(sql_unverified) when C(Up()) runs raw SQL or helpers and C(Down()) runs none.
   - Infos say what is fine but worth knowing, or cannot be verified statically. C(drops_created) (once per
     migration) when C(Down()) drops what the same migration's C(Up()) created, which loses only the data written

@@ -331,7 +331,6 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.ef_tools import
 from ansible_collections.almafrica.rollback.plugins.module_utils.schema_fingerprint import describe_schema, fingerprint
 
 
-
 def _state_text(applied):
     lines = ["current: %s" % (applied[-1] if applied else "none (no migration applied)"), "applied:"]
     lines += ["  - %s" % m for m in applied] or ["  []"]
