@@ -50,8 +50,8 @@ sanity: deps
 # ansible-lint, ansible-test sanity and the molecule rehearsals run in one chain beside pytest (tools/test.sh:
 # together they fill the two cores; the chain's log is printed after pytest, then a line per step).
 # pytest: three workers on two cores (the tests wait on servers and subprocesses about a third of the time); the
-# role-run tests are handed out first (tests/conftest.py) so that the run ends on short tests; the 25 slowest tests
-# are listed.
+# role-run tests come first (tests/conftest.py) and work stealing shares them out, so that the run does not end on
+# one long test; the 25 slowest tests are listed.
 test: deps
 	tools/test.sh
 

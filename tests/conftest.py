@@ -18,8 +18,9 @@ from stage.pg import PgCluster  # noqa: E402
 _db_counter = itertools.count(1)
 
 # Files whose tests run the whole role (ansible-playbook, a staging kit, a minute or more each), heaviest first.
-# They are handed out first, so that with `pytest -n N --dist load` (make test) the workers share them from the
-# start and the run ends on short tests, instead of one worker finishing a three-minute test alone.
+# They come first, so that with `pytest -n N --dist worksteal` (make test) they start early (the first worker's
+# share, which the others steal from once their short tests are done) and the run does not end on one worker
+# finishing a three-minute test alone. (`--dist load` hands out fixed shares and never steals: slower, measured.)
 LONG_FIRST = ("test_writer.py", "test_role_secrets.py", "test_rollback_playbook.py", "test_shadow.py",
               "test_role_options.py", "test_role_watch.py", "test_tls_postgres.py", "test_pg_scratch_db.py")
 

@@ -31,7 +31,7 @@ trap 'kill -- -"$chain_pid" 2>/dev/null; rm -f "$log" "$status"' EXIT
 trap 'exit 130' INT TERM
 
 start=$SECONDS
-"$bin/pytest" -q -n 3 --dist load --durations=25 tests/unit tests/integration
+"$bin/pytest" -q -n 3 --dist worksteal --durations=25 tests/unit tests/integration
 pytest_rc=$?
 pytest_time=$((SECONDS - start))
 wait "$chain_pid"
