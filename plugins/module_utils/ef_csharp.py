@@ -74,11 +74,11 @@ SIGNATURES = {
     # Npgsql provider extensions (obsolete since Npgsql 3, still in old folders).
     "EnsurePostgresExtension": ["name", "schema", "version"],
 }
-# table.Column<T>(...) inside CreateTable(columns: table => new { ... }).
 # MigrationBuilder's provider tests (EF's MigrationBuilderExtensions and the providers' own): they read
 # ActiveProvider and change nothing, so they are no operation (their branches' operations are read as usual).
 PROVIDER_QUERIES = frozenset(("IsSqlServer", "IsSqlite", "IsNpgsql", "IsMySql", "IsOracle", "IsInMemory",
                               "IsCosmos", "IsRelational", "IsFirebird", "IsJet"))
+# table.Column<T>(...) inside CreateTable(columns: table => new { ... }).
 COLUMN_SIGNATURE = ["type", "unicode", "maxLength", "rowVersion", "name", "nullable", "defaultValue", "defaultValueSql",
                     "computedColumnSql", "fixedLength", "comment", "collation", "precision", "scale", "stored"]
 PLURAL = {"column": "columns", "principalColumn": "principalColumns", "keyColumn": "keyColumns",
