@@ -21,8 +21,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, ".collections"))
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import csharp_parser, find_source_files  # noqa: E402
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint import lint_folder  # noqa: E402
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.csharp import csharp_parser, find_source_files  # noqa: E402
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.folder import lint_folder  # noqa: E402
 
 MIGRATION = '''using System;
 using Microsoft.EntityFrameworkCore.Migrations;

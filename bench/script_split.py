@@ -33,7 +33,8 @@ sys.path.insert(0, os.path.join(REPO, ".collections"))
 
 import pglast  # noqa: E402
 
-from ansible_collections.almafrica.rollback.plugins.module_utils import ef_script  # noqa: E402
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import script as ef_script  # noqa: E402
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.history import HistoryTable  # noqa: E402
 
 # One migration's Down(): mostly the short statements EF writes by the thousand (dropped indexes, seed rows
 # removed with their tables, dropped tables and columns), then its history DELETE.
@@ -82,7 +83,7 @@ def main(argv=None):
         scan_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
-        index = ef_script.load_blocks([path], ef_script.HistoryTable())
+        index = ef_script.load_blocks([path], HistoryTable())
         blocks = ef_script.select_blocks({"to_revert": list(ids), "to_apply": []}, index)
         plan_seconds = time.perf_counter() - started
         # What the module then reads before it measures anything in the database: the statements to measure

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment(object):
-    # Coolify API options shared by the Coolify modules (see module_utils/coolify.py).
+    # Coolify API options shared by the Coolify modules (see module_utils/web/coolify.py).
     DOCUMENTATION = r'''
 options:
   api_url:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.watch import sparkline as _sparkline
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.watch import sparkline as _sparkline
 
 
 def sparkline(values, width=60, low=None, high=None):
-    """``[4.1, 3.9, 2000, null]`` -> ``▁▁█·``: see module_utils/watch.py ``sparkline``."""
+    """``[4.1, 3.9, 2000, null]`` -> ``▁▁█·``: see module_utils/web/watch.py ``sparkline``."""
     if values is None:
         return u""
     if not isinstance(values, (list, tuple)):

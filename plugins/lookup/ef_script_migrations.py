@@ -56,8 +56,9 @@ _raw:
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.almafrica.rollback.plugins.module_utils import ef_script
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_migrations import sort_migrations
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import script as ef_script
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.history import HistoryTable
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.migrations import sort_migrations
 
 
 def script_migrations(patterns, direction="up", history=None):
@@ -65,7 +66,7 @@ def script_migrations(patterns, direction="up", history=None):
     paths, missing = ef_script.expand_script_paths(patterns)
     if missing:
         raise ef_script.ScriptError("No script file matches %s." % ", ".join(missing))
-    index = ef_script.load_blocks(paths, history or ef_script.HistoryTable())
+    index = ef_script.load_blocks(paths, history or HistoryTable())
     return sort_migrations(mid for mid, found in index if direction in ("any", found))
 
 
@@ -75,7 +76,7 @@ class LookupModule(LookupBase):
         if not ef_script.HAS_PGLAST:
             raise AnsibleLookupError("ef_script_migrations needs the Python library pglast on the controller: %s"
                                      % ef_script.PGLAST_IMPORT_ERROR)
-        history = ef_script.HistoryTable(self.get_option("history_table"), self.get_option("history_schema"),
+        history = HistoryTable(self.get_option("history_table"), self.get_option("history_schema"),
                                          self.get_option("history_id_column"))
         try:
             return script_migrations([str(t) for t in terms], self.get_option("direction"), history)

@@ -32,7 +32,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the host
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import redact as redact_secrets
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact as redact_secrets
 
 APPLICATION_NAME = "almafrica.rollback"
 

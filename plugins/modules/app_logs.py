@@ -198,20 +198,20 @@ command:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.almafrica.rollback.plugins.module_utils.coolify import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.coolify import (
     CoolifyClient,
     CoolifyError,
     coolify_argument_spec,
     coolify_client_options,
 )
-from ansible_collections.almafrica.rollback.plugins.module_utils.log_scan import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.logs import (
     DEFAULT_ERROR_PATTERNS,
     PatternError,
     compile_patterns,
     scan_log,
     summarize_matches,
 )
-from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import redact
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact
 
 
 class LogsUnavailable(Exception):

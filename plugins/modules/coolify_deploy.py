@@ -264,7 +264,7 @@ import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.almafrica.rollback.plugins.module_utils.coolify import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.coolify import (
     CoolifyClient,
     CoolifyError,
     application_is_running,
@@ -277,7 +277,7 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.coolify import 
     image_availability,
     pick_deployment,
 )
-from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import redact
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact
 
 
 class DeployFailed(Exception):

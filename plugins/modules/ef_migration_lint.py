@@ -231,8 +231,8 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.almafrica.rollback.plugins.module_utils import ef_csharp
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint import csharp as ef_csharp
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.folder import (
     LintError, compact_result, failing_summary, lint_folder, reaches, summary_line)
 
 

@@ -322,12 +322,14 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import (
     connect, describe_target, postgres_common_argument_spec, psycopg2, redact)
-from ansible_collections.almafrica.rollback.plugins.module_utils import ef_script
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_migrations import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import script as ef_script
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.migrations import (
     PlanError, current_of, expected_history, plan_migration, resolve_target)
-from ansible_collections.almafrica.rollback.plugins.module_utils import ef_database as efdb
-from ansible_collections.almafrica.rollback.plugins.module_utils.data_loss import format_loss_table, unaccepted
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_tools import executor_argv, executor_env
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import database as efdb
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import history as hist
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import measure
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.data_loss import format_loss_table, unaccepted
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.executors import executor_argv, executor_env
 from ansible_collections.almafrica.rollback.plugins.module_utils.schema_fingerprint import describe_schema, fingerprint
 
 
@@ -372,16 +374,16 @@ def run(module, result):
             # Reads must not queue forever behind an application that is migrating (it holds the history lock).
             cur.execute("SELECT set_config('lock_timeout', %s, false)", (params["lock_timeout"],))
             try:
-                history = efdb.resolve_history_table(cur, params["history_table"], params["history_schema"])
-            except efdb.HistoryError as exc:
+                history = hist.resolve_history_table(cur, params["history_table"], params["history_schema"])
+            except hist.HistoryError as exc:
                 history, create_history = history_to_create(module, cur, exc)
         if params["target"] is not None and not module.check_mode:
             # Before reading anything: a second run must fail at once, not plan from a state about to change.
             key = efdb.try_advisory_lock(conn, history)
         with conn.cursor() as cur:
-            rows = [] if create_history else efdb.read_history(cur, history)
-            default_schema = efdb.current_schema(cur)
-    except efdb.HistoryError as exc:
+            rows = [] if create_history else hist.read_history(cur, history)
+            default_schema = measure.current_schema(cur)
+    except hist.HistoryError as exc:
         module.fail_json(msg="Cannot read the EF history of %s: %s" % (describe_target(params), exc), **result)
     except psycopg2.errors.LockNotAvailable:
         what = (params["history_table"], describe_target(params), params["lock_timeout"])
@@ -413,7 +415,7 @@ def history_to_create(module, cur, exc):
     if not exc.missing or params["target"] is None or params["executor"] != "sql" or not params["scripts"] \
             or not ef_script.HAS_PGLAST:
         raise exc
-    probe = ef_script.HistoryTable(params["history_table"], params["history_schema"], "MigrationId")
+    probe = hist.HistoryTable(params["history_table"], params["history_schema"], "MigrationId")
     paths, _missing = ef_script.expand_script_paths(params["scripts"])
     for path in paths:
         text = ef_script.read_script(path)
@@ -426,8 +428,8 @@ def history_to_create(module, cur, exc):
             schema = params["history_schema"] or next(
                 (s.node.relation.schemaname for s in preamble if getattr(s.node, "relation", None) is not None
                  and s.node.relation.relname == params["history_table"] and s.node.relation.schemaname), None) \
-                or efdb.current_schema(cur)
-            return efdb.ResolvedHistory(params["history_table"], schema, id_col, version_col), preamble
+                or measure.current_schema(cur)
+            return hist.ResolvedHistory(params["history_table"], schema, id_col, version_col), preamble
     raise exc
 
 
@@ -485,7 +487,7 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
         conn.autocommit = False
         try:
             with conn.cursor() as cur:
-                result["data_loss"] = efdb.assess_data_loss(cur, blocks)
+                result["data_loss"] = measure.assess_data_loss(cur, blocks)
         finally:
             try:
                 conn.rollback()
@@ -535,7 +537,7 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
         conn.autocommit = True
     result["changed"] = True
     with conn.cursor() as cur:
-        rows = efdb.read_history(cur, history)
+        rows = hist.read_history(cur, history)
     result.update(applied=[r[0] for r in rows], product_versions=dict(rows), current=current_of([r[0] for r in rows]))
 
 
@@ -546,7 +548,7 @@ def run_external(module, result, conn, history, target, expected):
     rc, out, err = module.run_command(argv, environ_update=executor_env(params))
     result["executor_output"] = redact((out or "") + (err or ""), params)[-4000:]
     with conn.cursor() as cur:
-        after = [r[0] for r in efdb.read_history(cur, history)]
+        after = [r[0] for r in hist.read_history(cur, history)]
     if rc != 0:
         result["applied"] = after
         module.fail_json(msg="The %s executor failed (exit %d); history now at %s. Its output is in executor_output."

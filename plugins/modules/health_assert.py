@@ -364,12 +364,12 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.six.moves.urllib.parse import urljoin
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.http import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import (
     DEFAULT_MAX_BODY_BYTES, FOLLOW_REDIRECTS, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient, HttpError, decode_json,
     describe_exception, is_secret_key, never_sent, parse_retry_after, redact, redact_data, trim,
 )
-from ansible_collections.almafrica.rollback.plugins.module_utils.http_policy import url_password
-from ansible_collections.almafrica.rollback.plugins.module_utils.smoke_checks import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.policy import url_password
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.smoke import (
     Captures, CheckDefinitionError, check_expectations, normalize_check, reference_roots,
 )
 

@@ -359,9 +359,9 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import postgres_common_argument_spec, redact
-from ansible_collections.almafrica.rollback.plugins.module_utils import backup as bk
-from ansible_collections.almafrica.rollback.plugins.module_utils import backup_archive as ba
-from ansible_collections.almafrica.rollback.plugins.module_utils.backup_task import BackupTask
+from ansible_collections.almafrica.rollback.plugins.module_utils.backup import plan as bk
+from ansible_collections.almafrica.rollback.plugins.module_utils.backup import archive as ba
+from ansible_collections.almafrica.rollback.plugins.module_utils.backup.task import BackupTask
 
 
 class BackupModule(AnsibleModule):

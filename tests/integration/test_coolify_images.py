@@ -8,7 +8,7 @@ import pytest
 from stage.runner import run_module
 from stage.testbed import start_coolify
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.coolify import CoolifyClient
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.coolify import CoolifyClient
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from stage.coolify import CoolifyApplication, CoolifyServer, almafrica_launcher
 from stage.fixtures import build_database
 from stage.runner import run_module
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.coolify import CoolifyClient
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.coolify import CoolifyClient
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import npgsql_connection_string
 
 

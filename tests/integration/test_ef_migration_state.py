@@ -175,8 +175,8 @@ def test_failing_statement_leaves_schema_and_history_exactly_as_before(pg, dbnam
 
 def test_concurrent_run_fails_fast_on_the_lock(pg, dbname, tmp_path):
     # Timing decides nothing here: the test itself holds the locks the runs wait for.
-    from ansible_collections.almafrica.rollback.plugins.module_utils.ef_database import (ResolvedHistory,
-                                                                                         advisory_key)
+    from ansible_collections.almafrica.rollback.plugins.module_utils.ef.database import advisory_key
+    from ansible_collections.almafrica.rollback.plugins.module_utils.ef.history import ResolvedHistory
 
     build(pg, dbname)
     key = advisory_key(ResolvedHistory("__EFMigrationsHistory", "public", "MigrationId", "ProductVersion"))

@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils import backup_archive as ba
-from ansible_collections.almafrica.rollback.plugins.module_utils import backup_database as bdb
+from ansible_collections.almafrica.rollback.plugins.module_utils.backup import archive as ba
+from ansible_collections.almafrica.rollback.plugins.module_utils.backup import database as bdb
 from stage.runner import run_module
 from test_pg_backup import backup, build_ef_database, databases, pg_dump_text, restore, table_contents
 

@@ -34,7 +34,7 @@ WEBHOOK_VAR = "rollback_notify_webhook_url"
 
 def _secret_forms(value):
     # Imported late: the collection's code is importable once tests/conftest.py has put .collections on sys.path.
-    from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import secret_forms
+    from ansible_collections.almafrica.rollback.plugins.module_utils.redact import secret_forms
 
     return secret_forms(value)
 
@@ -80,7 +80,7 @@ def run_role_checked(playbook, *args, inventory, secrets, env=None):
     proc = run_playbook(playbook, "-vvv", *args, inventory=inventory, env=env)
     leaks = secret_leaks(proc.stdout + "\n" + proc.stderr, named)
     if leaks:
-        from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import redact
+        from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact
 
         raise AssertionError("secrets in the output of ansible-playbook %s:\n%s" % (
             redact(" ".join(args), named.values()), "\n".join("%s at line %d: %s" % leak for leak in leaks[:20])))

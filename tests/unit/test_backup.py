@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils import backup as bk
+from ansible_collections.almafrica.rollback.plugins.module_utils.backup import plan as bk
 
 SECRET = "s3cr:et\\pw'x"
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.coolify import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.coolify import (
     MAX_RETRY_AFTER, application_is_running, backoff_delay, classify_deployment_status, deployment_convergence,
     deployment_log_lines, env_mismatches, explain_http_error, is_already_queued, normalize_api_url, parse_retry_after,
     pick_deployment)

@@ -8,9 +8,10 @@ import os
 import pglast
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils import ef_classify as cls
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_script import (
-    HistoryTable, ScriptError, _classified, split_ef_script)
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import classify as cls
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.history import HistoryTable
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.script import (
+    ScriptError, _classified, split_ef_script)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
@@ -253,7 +254,7 @@ def test_plain_harmless_scan_agrees_with_the_parser(sql):
 
 # -- files and what counts as loss ----------------------------------------------------------------------------------
 def test_only_regular_files_are_read(tmp_path):
-    from ansible_collections.almafrica.rollback.plugins.module_utils.ef_script import expand_script_paths, read_script
+    from ansible_collections.almafrica.rollback.plugins.module_utils.ef.script import expand_script_paths, read_script
     pipe = tmp_path / "zz.sql"
     os.mkfifo(pipe)
     (tmp_path / "a.sql").write_text("SELECT 1;\n")
@@ -269,7 +270,7 @@ def test_only_regular_files_are_read(tmp_path):
 
 
 def test_new_operations_count_as_loss_only_when_they_destroy_values():
-    from ansible_collections.almafrica.rollback.plugins.module_utils import data_loss as dl
+    from ansible_collections.almafrica.rollback.plugins.module_utils.ef import data_loss as dl
     assert dl.loses_data({"operation": dl.UPDATE, "values_changed": 3})
     assert not dl.loses_data({"operation": dl.UPDATE, "values_changed": 0})
     assert dl.loses_data({"operation": dl.UPDATE, "values_changed": None})  # not measurable: refused

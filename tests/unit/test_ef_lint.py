@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.folder import (
     LintError, failing_summary, lint_folder, reaches)
 from stage import fixtures
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import textwrap
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.csharp import (
     Unresolved, find_source_files, read_migrations)
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint import lint_folder
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_types import describe_change
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.folder import lint_folder
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.column_types import describe_change
 
 import pytest
 

@@ -11,9 +11,9 @@ import random
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import Operation
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint import Deadline, LintTimeout, lint_folder
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_names import TableNames as _Names
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.csharp import Operation
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.folder import Deadline, LintTimeout, lint_folder
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.names import TableNames as _Names
 
 TABLES = ["Farmers", "Orders", "Clients", "Lines"]
 COLUMNS = ["Name", "Code", "Amount", "Village"]

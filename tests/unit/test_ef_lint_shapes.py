@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint import compact_result, lint_folder
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.folder import compact_result, lint_folder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHAPES = os.path.join(os.path.dirname(HERE), "fixtures", "lint")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_migrations import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.migrations import (
     PlanError, current_of, expected_history, plan_migration, resolve_target, sort_migrations)
 
 M1 = "20260201120000_InitialCreate"

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_script import (
-    DOWN, UP, HistoryTable, ScriptError, select_blocks, split_ef_script, transaction_incompatible)
-from ansible_collections.almafrica.rollback.plugins.module_utils import data_loss as dl
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.history import HistoryTable
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.script import (
+    DOWN, UP, ScriptError, select_blocks, split_ef_script, transaction_incompatible)
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import data_loss as dl
 
 M1 = "20260201120000_InitialCreate"
 M2 = "20260210123456_AddFarmerPhoneNumber"

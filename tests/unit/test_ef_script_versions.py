@@ -11,7 +11,8 @@ import os
 import pglast
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_script import HistoryTable, split_ef_script
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.history import HistoryTable
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.script import split_ef_script
 
 CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "ef_versions")
 with open(os.path.join(CORPUS, "expected.json"), encoding="utf-8") as _fh:

@@ -1,11 +1,11 @@
-"""Pure parts of module_utils.http: redaction, Retry-After, backoff, retry rules, JSON decoding."""
+"""Pure parts of module_utils.web.client: redaction, Retry-After, backoff, retry rules, JSON decoding."""
 from __future__ import annotations
 
 import email.utils
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.http import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import (
     MAX_RETRY_AFTER, REDACTED, backoff_delay, decode_json, is_retryable_status, is_secret_key, parse_retry_after,
     redact, redact_data, trim,
 )

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.http import BodyTooLarge, HttpClient, HttpError
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import BodyTooLarge, HttpClient, HttpError
 
 from stage.app import free_port
 

@@ -1,9 +1,9 @@
-"""The rules of module_utils.http_policy: which requests may be repeated, which redirects followed, with what."""
+"""The rules of module_utils.web.policy: which requests may be repeated, which redirects followed, with what."""
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.http_policy import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.policy import (
     RedirectRefused, headers_for_hop, hide_credentials, is_retryable_status, may_retry_failure, origin, plan_redirect,
     redirect_method, same_origin, url_password,
 )

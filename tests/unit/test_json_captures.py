@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.smoke_checks import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.smoke import (
     Captures, CheckDefinitionError, check_expectations, normalize_check, reference_roots, references,
 )
 

@@ -1,9 +1,9 @@
-"""JSON subset matching with dotted paths (module_utils.json_match)."""
+"""JSON subset matching with dotted paths (module_utils.web.json_match)."""
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.json_match import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.json_match import (
     MISSING, format_mismatches, format_path, get_path, match_subset, project, split_path,
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.log_scan import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.logs import (
     DEFAULT_ERROR_PATTERNS, PatternError, compile_patterns, scan_log, split_lines, summarize_matches)
 
 CLEAN = """info: Microsoft.Hosting.Lifetime[14]

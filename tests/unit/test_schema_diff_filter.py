@@ -11,7 +11,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.almafrica.rollback.plugins.filter.schema import FilterModule, schema_diff
 from ansible_collections.almafrica.rollback.plugins.lookup.ef_script_migrations import script_migrations
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_script import HistoryTable, ScriptError
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.history import HistoryTable
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.script import ScriptError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EF8 = os.path.join(os.path.dirname(HERE), "stage", "migrations", "ef8")

@@ -7,7 +7,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import npgsql_connection_string
-from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import REDACTED, redact, redact_data, secret_forms
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import REDACTED, redact, redact_data, secret_forms
 
 SECRETS = ['p@ss"x', "s3cr3t pass+/é", "o'brien;=1", 'a\\b"c']
 

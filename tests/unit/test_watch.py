@@ -5,7 +5,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.almafrica.rollback.plugins.filter.report import sparkline as sparkline_filter
-from ansible_collections.almafrica.rollback.plugins.module_utils.watch import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.watch import (
     SPARK_BARS, endpoint_stats, percentile, sparkline, verdict)
 
 

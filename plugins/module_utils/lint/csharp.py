@@ -17,7 +17,7 @@ import decimal
 import os
 import re
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp_project import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.project import (
     PROVIDER_MARKERS, resolve_bases, skip_model_bodies)
 
 try:

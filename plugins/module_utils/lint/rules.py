@@ -10,16 +10,16 @@ cannot run), ``warning`` (data that existed before the migration is destroyed, o
 """
 from __future__ import annotations
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import SIGNATURES, Unresolved
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_sql import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.csharp import SIGNATURES, Unresolved
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.sql import (
     best_statement, destructive_statements, excerpt, mentions_all, resources_named, split_statements, sql_excerpt,
     statement_effect)
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_names import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.names import (
     RENAMES, TableNames, loose_equal, moves_schema, rename_text, shown_or, undone_within)
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_values import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.values import (
     alter_summary, emits_default, is_text_value, norm, nullability, required_again_placeholder, same_value, shown,
     value_text)
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_types import describe_change
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.column_types import describe_change
 
 
 # Up() operation -> (Down() operations that undo it, identity fields that must match)

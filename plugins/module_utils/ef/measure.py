@@ -11,7 +11,7 @@ through the foreign keys) so that every table, column and view it would take is 
 from __future__ import annotations
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import qualified_name, quote_ident
-from ansible_collections.almafrica.rollback.plugins.module_utils import data_loss as dl
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import data_loss as dl
 
 try:
     import psycopg2

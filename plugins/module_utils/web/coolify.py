@@ -12,7 +12,7 @@ Facts it relies on (Coolify 4.3.11, openapi.yaml + controllers):
 * "Deployment already queued" comes with a deployment_uuid that was never stored (404): find the real one in
   ``GET /deployments/applications/{uuid}`` (``{count, deployments}``, newest first).
 * Errors: 401 ``Unauthenticated.``, 403 missing ability or API disabled, 404, 422 ``{message, errors}``,
-  429 with ``Retry-After``. Requests go through ``module_utils.http`` (one retry policy, TLS with ``ca_path``,
+  429 with ``Retry-After``. Requests go through ``module_utils.web.client`` (one retry policy, TLS with ``ca_path``,
   bodies capped at ``max_body_bytes``, redirects never followed so the token stays with ``api_url``): reads and
   field updates are retried after 5xx and connection errors, every call after a 429. ``POST /deploy`` is not
   idempotent: after a 5xx or a dropped connection the client looks for the deployment it may have queued (one
@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 from ansible.module_utils.basic import env_fallback
 
 # Retry-After parsing, backoff and the client are shared with every HTTP client of the collection.
-from ansible_collections.almafrica.rollback.plugins.module_utils.http import (  # noqa: F401 - re-exported
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import (  # noqa: F401 - re-exported
     DEFAULT_MAX_BODY_BYTES, MAX_RETRY_AFTER, BodyTooLarge, HttpClient, HttpError, decode_json, parse_retry_after,
     backoff_delay as http_backoff_delay)
 

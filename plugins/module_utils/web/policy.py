@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What an HTTP client of the collection may do: which requests it may repeat, which redirects it may follow.
 
-Pure rules, no network (``module_utils.http`` applies them):
+Pure rules, no network (``module_utils.web.client`` applies them):
 
 * **Retries.** A request is repeated only when repeating it cannot act twice: an idempotent method (GET, HEAD,
   OPTIONS, PUT, DELETE, TRACE, or a call the caller declares idempotent), a connection that never opened (nothing
@@ -22,7 +22,7 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not supported; keeps sanity's compile check quiet
     from urlparse import urljoin, urlsplit, urlunsplit  # type: ignore
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import REDACTED
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import REDACTED
 
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"))
 TRANSIENT_STATUSES = frozenset((500, 502, 503, 504))

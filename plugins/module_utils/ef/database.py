@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Almafrica platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The EF Core history table and plan execution on a live PostgreSQL database (psycopg2).
+"""Plan execution on a live PostgreSQL database (psycopg2): the migration lock, the one transaction, the re-measure.
 
 Safety: the plan runs in ONE transaction holding a session advisory lock and
 ``LOCK TABLE <history> IN ACCESS EXCLUSIVE MODE`` (the lock Npgsql 9+ takes while migrating), so it can
@@ -16,26 +16,17 @@ import struct
 import time
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import psycopg2, qualified_name, quote_ident
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_script import HistoryTable
-from ansible_collections.almafrica.rollback.plugins.module_utils import data_loss as dl
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_migrations import migration_name, ordinal_key
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_measure import (  # noqa: F401 (re-exported)
-    assess_data_loss, current_schema, measure_operation)
-from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import redact
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import data_loss as dl
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.history import read_history
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.migrations import migration_name
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.measure import measure_operation
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact
 
 
 try:
     from pglast import ast, enums
 except ImportError:  # pragma: no cover - ef_script reports the missing library
     ast = enums = None
-
-
-class HistoryError(Exception):
-    """The history table is missing, unreadable or not what EF writes."""
-
-    def __init__(self, msg, missing=False):
-        super().__init__(msg)
-        self.missing = missing
 
 
 class ExecutionError(Exception):
@@ -61,87 +52,6 @@ class DataLossRefused(Exception):
 
 class LockBusy(Exception):
     """Another run holds the migration lock."""
-
-
-class ResolvedHistory(HistoryTable):
-    """The history table as found in the database, with its real column names."""
-
-    def __init__(self, table, schema, id_column, version_column):
-        super().__init__(table=table, schema=schema, id_column=id_column)
-        self.version_column = version_column
-
-    @property
-    def qualified(self):
-        return qualified_name(self.schema, self.table)
-
-    def as_dict(self):
-        return {"schema": self.schema, "table": self.table, "id_column": self.id_column,
-                "version_column": self.version_column}
-
-
-def _norm(name):
-    return name.lower().replace("_", "")
-
-
-def resolve_history_table(cur, table, schema=None):
-    """Find the history table (in ``schema``, else on the search path, else in the one schema that has it)."""
-    if schema:
-        cur.execute("SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE c.relname = %s AND n.nspname = %s AND c.relkind IN ('r', 'p')", (table, schema))
-        found = [r[0] for r in cur.fetchall()]
-    else:
-        cur.execute("SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE c.oid = to_regclass(%s)", (quote_ident(table),))
-        found = [r[0] for r in cur.fetchall()]
-        if not found:
-            cur.execute("SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                        "WHERE c.relname = %s AND c.relkind IN ('r', 'p') ORDER BY 1", (table,))
-            found = [r[0] for r in cur.fetchall()]
-            if len(found) > 1:
-                raise HistoryError("History table %s exists in several schemas (%s): set history_schema."
-                                   % (table, ", ".join(found)))
-    if not found:
-        cur.execute("SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n "
-                    "ON n.oid = c.relnamespace WHERE c.relname ILIKE %s AND c.relkind IN ('r', 'p') ORDER BY 1",
-                    ("%migrationshistory%",))
-        others = [r[0] for r in cur.fetchall()]
-        hint = (" Tables that look like EF history tables: %s; set history_table/history_schema." % ", ".join(others)
-                if others else " The database has never been migrated by EF Core, or this is the wrong database.")
-        raise HistoryError("History table %s not found%s.%s"
-                           % (table, " in schema %s" % schema if schema else "", hint), missing=True)
-    schema = found[0]
-    cur.execute("SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 "
-                "AND NOT a.attisdropped ORDER BY a.attnum", (qualified_name(schema, table),))
-    columns = [r[0] for r in cur.fetchall()]
-    id_col = next((c for c in columns if _norm(c) == "migrationid"), None)
-    version_col = next((c for c in columns if _norm(c) == "productversion"), None)
-    if not id_col:
-        raise HistoryError("Table %s.%s has no MigrationId column (columns: %s): not an EF Core history table."
-                           % (schema, table, ", ".join(columns)))
-    return ResolvedHistory(table, schema, id_col, version_col)
-
-
-def read_history(cur, history):
-    """Applied migrations, oldest first, as ``[(migration_id, product_version), ...]``."""
-    version = quote_ident(history.version_column) if history.version_column else "NULL"
-    cur.execute("SELECT %s, %s FROM %s" % (quote_ident(history.id_column), version, history.qualified))
-    rows = cur.fetchall()
-    return sorted(rows, key=lambda r: ordinal_key(r[0]))
-
-
-def read_current_migration(conn, table="__EFMigrationsHistory", schema=None):
-    """The newest applied MigrationId, or None when the history table is absent, ambiguous or empty.
-
-    Read-only and transaction-neutral: it runs in whatever transaction ``conn`` is in (pg_backup calls it inside
-    the snapshot its dump is taken from).
-    """
-    with conn.cursor() as cur:
-        try:
-            history = resolve_history_table(cur, table, schema)
-        except HistoryError:
-            return None
-        rows = read_history(cur, history)
-    return rows[-1][0] if rows else None
 
 
 # -- locks ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import decimal
 import re
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import Symbol, Unresolved
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.csharp import Symbol, Unresolved
 
 
 def shown(value):

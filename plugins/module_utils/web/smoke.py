@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.json_match import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.json_match import (
     format_mismatches, match_subset, resolve, split_path,
 )
 

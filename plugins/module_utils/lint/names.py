@@ -9,8 +9,8 @@ making a name its own parent, so lookups always end; ``undone_within`` tells a r
 """
 from __future__ import annotations
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import Unresolved
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_values import shown
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.csharp import Unresolved
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.values import shown
 
 
 RENAMES = {"RenameColumn": "column", "RenameTable": "table", "RenameIndex": "index", "RenameSequence": "sequence"}

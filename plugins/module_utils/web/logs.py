@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import redact
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact
 
 # What an ASP.NET Core / EF Core / Npgsql application writes when it fails, and when its schema does not match.
 DEFAULT_ERROR_PATTERNS = (

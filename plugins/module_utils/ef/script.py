@@ -27,8 +27,9 @@ except ImportError as _exc:  # pragma: no cover - depends on the host
     HAS_PGLAST = False
     PGLAST_IMPORT_ERROR = _exc
 
-from ansible_collections.almafrica.rollback.plugins.module_utils import ef_classify as cls
-from ansible_collections.almafrica.rollback.plugins.module_utils import data_loss as dl
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import classify as cls
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import data_loss as dl
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.history import HistoryTable
 
 UP = "up"
 DOWN = "down"
@@ -151,20 +152,6 @@ class Block(object):
 
     def __repr__(self):
         return "Block(%s %s, %d statements, %s)" % (self.direction, self.migration_id, len(self.statements), self.source)
-
-
-class HistoryTable(object):
-    """Name and column of the EF history table as the scripts must spell them."""
-
-    def __init__(self, table="__EFMigrationsHistory", schema=None, id_column="MigrationId"):
-        self.table = table
-        self.schema = schema
-        self.id_column = id_column
-
-    def matches(self, rangevar):
-        if rangevar is None or rangevar.relname != self.table:
-            return False
-        return rangevar.schemaname in (None, self.schema) or self.schema is None
 
 
 def _line_of(text, offset):

@@ -23,12 +23,12 @@ import re
 import time
 import traceback
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.http_policy import (  # noqa: F401 - re-exported
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.policy import (  # noqa: F401 - re-exported
     DEFAULT_MAX_BODY_BYTES, FOLLOW_REDIRECTS, IDEMPOTENT_METHODS, MAX_REDIRECTS, REDIRECT_STATUSES, RedirectRefused,
     headers_for_hop, hide_credentials, is_idempotent, is_retryable_status, may_retry_failure, plan_redirect,
     same_origin,
 )
-from ansible_collections.almafrica.rollback.plugins.module_utils.secrets import REDACTED, redact as redact_secrets
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import REDACTED, redact as redact_secrets
 
 try:
     import requests

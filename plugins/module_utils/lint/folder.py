@@ -17,9 +17,9 @@ import signal
 import threading
 import time
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_csharp import find_source_files, read_migrations
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_lint_rules import finding, lint_migration
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_migrations import (
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.csharp import find_source_files, read_migrations
+from ansible_collections.almafrica.rollback.plugins.module_utils.lint.rules import finding, lint_migration
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.migrations import (
     MIGRATION_ID_RE, migration_name, ordinal_key)
 
 SEVERITIES = ("error", "warning", "info")

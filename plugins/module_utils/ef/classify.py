@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - ef_script reports the missing library
     pglast = ast = enums = None
     COL_NAME_KEYWORDS = RESERVED_KEYWORDS = TYPE_FUNC_NAME_KEYWORDS = UNRESERVED_KEYWORDS = ()
 
-from ansible_collections.almafrica.rollback.plugins.module_utils import data_loss as dl
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef import data_loss as dl
 
 HARMLESS = "harmless"
 MEASURED = "measured"

@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 
-from ansible_collections.almafrica.rollback.plugins.module_utils import backup as bk
+from ansible_collections.almafrica.rollback.plugins.module_utils.backup import plan as bk
 
 CHUNK = 1 << 20
 _HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0]) or "host"

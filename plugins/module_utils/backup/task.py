@@ -15,10 +15,10 @@ import time
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import (
     connect, describe_target, libpq_env, redact, server_version)
-from ansible_collections.almafrica.rollback.plugins.module_utils import backup as bk
-from ansible_collections.almafrica.rollback.plugins.module_utils import backup_archive as ba
-from ansible_collections.almafrica.rollback.plugins.module_utils import backup_database as bdb
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef_database import read_current_migration
+from ansible_collections.almafrica.rollback.plugins.module_utils.backup import plan as bk
+from ansible_collections.almafrica.rollback.plugins.module_utils.backup import archive as ba
+from ansible_collections.almafrica.rollback.plugins.module_utils.backup import database as bdb
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.history import read_current_migration
 
 DEFAULT_DUMP_JOBS = 2
 
