@@ -32,7 +32,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the host
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact as redact_secrets
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact
 
 APPLICATION_NAME = "almafrica.rollback"
 
@@ -89,16 +89,16 @@ def connect(module, dbname=None, autocommit=False):
     try:
         conn = psycopg2.connect(**connection_params(module.params, dbname))
     except psycopg2.Error as exc:
-        reason = redact(str(exc).strip(), module.params)
+        reason = redact(str(exc).strip(), login_secrets(module.params))
         module.fail_json(msg="Cannot connect to PostgreSQL %s: %s" % (describe_target(module.params, dbname), reason))
     conn.autocommit = autocommit
     return conn
 
 
-def redact(text, params):
-    """Remove the password, in every form a tool may print it (see ``secrets.redact``), from a text that may echo
-    it (driver errors, tool stderr, executor output)."""
-    return redact_secrets(text, [params.get("login_password")]) if text else text
+def login_secrets(params):
+    """The secrets of the login options, for ``redact.redact`` of a text that may echo them (driver errors, tool
+    stderr, executor output)."""
+    return [params.get("login_password")]
 
 
 def libpq_env(params, dbname=None):

@@ -5,11 +5,16 @@
 
 A password or token can reach an output spelled as the tools spell it: raw, doubled inside an Npgsql connection
 string (``Password="p@ss""x"``), URL-encoded (``%40``, ``+`` for a space), JSON-escaped (``\\"``, ``\\u00e9``) or
-shell-quoted. ``redact`` replaces every such form of every secret with ``********``.
+shell-quoted. ``redact`` replaces every such form of every secret with ``********``, and with them every credential
+a text carries by its shape alone (``Bearer ...``, ``Basic ...``, ``Authorization:``/``X-Api-Key:``/``Cookie:``
+values). ``redact_data`` does the same through JSON-like data and hides the values of keys that name a secret
+(``is_secret_key``: ``password``, ``accessToken``, ``X-Api-Key``, ``ConnectionStrings__Default`` ...).
+This is the collection's only redaction: modules, the HTTP client and the database code all call it.
 """
 from __future__ import annotations
 
 import json
+import re
 
 try:
     from urllib.parse import quote, quote_plus
@@ -19,6 +24,17 @@ except ImportError:  # pragma: no cover - Python 2 is not supported, the import 
 REDACTED = "********"
 # Shorter values would redact ordinary words ("on", "yes"): too short to be a real secret anyway.
 MIN_SECRET_LENGTH = 4
+
+_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]+=*|\b(basic)(\s+)[A-Za-z0-9+/]{8,}=*")
+_AUTH_HEADER = re.compile(r"(?i)((?:proxy-)?authorization|x-api-key|cookie)(['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n,}]+")
+# A key names a secret when one of its words does (words split at ``_ - . :`` and at camelCase humps) or when
+# the joined words hold one of the compounds (``apiKey``, ``ConnectionStrings__Default``).
+_SECRET_WORDS = frozenset(("token", "tokens", "password", "passwords", "passwd", "pass", "pwd", "secret", "secrets",
+                           "key", "keys", "apikey", "authorization", "cookie", "cookies", "credential",
+                           "credentials", "passphrase"))
+_SECRET_COMPOUNDS = ("password", "passwd", "secret", "connectionstring", "accesstoken", "refreshtoken", "authtoken",
+                     "apitoken", "apikey", "privatekey")
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
 def secret_forms(value):
@@ -44,8 +60,18 @@ def secret_forms(value):
     return sorted((f for f in forms if f), key=len, reverse=True)
 
 
+def is_secret_key(name):
+    """True for JSON keys, header and variable names that hold credentials (``token``, ``access_token``,
+    ``Authorization``, ``X-Api-Key``, ``DB_PASS``, ``ConnectionStrings__DefaultConnection``); ``monkey``,
+    ``passenger`` or ``expiresIn`` are not."""
+    words = [w.lower() for w in _WORD.findall(str(name))]
+    joined = "".join(words)
+    return any(w in _SECRET_WORDS for w in words) or any(c in joined for c in _SECRET_COMPOUNDS)
+
+
 def redact(text, secrets=()):
-    """``text`` with every form (``secret_forms``) of every value in ``secrets`` replaced by ``********``.
+    """``text`` with every form (``secret_forms``) of every value in ``secrets`` replaced by ``********``, and
+    bearer/basic credentials and Authorization-like header values with them.
 
     ``None`` stays ``None``; other values are turned into text first."""
     if text is None:
@@ -56,14 +82,16 @@ def redact(text, secrets=()):
         forms.update(secret_forms(secret))
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, REDACTED)
-    return text
+    text = _AUTH_HEADER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+    return _BEARER.sub(lambda m: (m.group(1) or m.group(3)) + (m.group(2) or m.group(4)) + REDACTED, text)
 
 
 def redact_data(data, secrets=()):
-    """A copy of JSON-like ``data`` (dicts, lists, strings) with every form of every secret redacted in its
-    strings and keys."""
+    """A copy of JSON-like ``data`` (dicts, lists, strings) safe to show: the value of a key that names a secret
+    becomes ``********`` (unless empty), and keys and strings go through ``redact``."""
     if isinstance(data, dict):
-        return dict((redact(k, secrets), redact_data(v, secrets)) for k, v in data.items())
+        return dict((redact(k, secrets), REDACTED if is_secret_key(k) and v not in (None, "")
+                     else redact_data(v, secrets)) for k, v in data.items())
     if isinstance(data, (list, tuple)):
         return [redact_data(v, secrets) for v in data]
     if isinstance(data, str):

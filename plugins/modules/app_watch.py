@@ -246,9 +246,9 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import is_secret_key, redact, redact_data
 from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import (
-    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient, HttpError, describe_exception, is_secret_key, redact, redact_data,
-    response_json,
+    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient, HttpError, describe_exception, response_json,
 )
 from ansible_collections.almafrica.rollback.plugins.module_utils.web.json_match import resolve
 from ansible_collections.almafrica.rollback.plugins.module_utils.web.watch import endpoint_stats, sparkline, verdict

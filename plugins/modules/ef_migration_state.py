@@ -320,8 +320,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import (
-    connect, describe_target, postgres_common_argument_spec, psycopg2, redact)
+    connect, describe_target, postgres_common_argument_spec, psycopg2, login_secrets)
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef import script as ef_script
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef.migrations import (
     PlanError, current_of, expected_history, plan_migration, resolve_target)
@@ -481,7 +482,7 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
                            accepted=efdb.is_accepted_unverified(block.migration_id, params["accept_unverified"]))
                       for block in blocks for stmt in block.unverified()]
         for entry in unverified:
-            entry["statement"] = redact(entry["statement"], params)
+            entry["statement"] = redact(entry["statement"], login_secrets(params))
         if unverified:
             result["unverified"] = unverified
         conn.autocommit = False
@@ -546,7 +547,7 @@ def run_external(module, result, conn, history, target, expected):
     dotnet = module.get_bin_path("dotnet", required=True) if params["executor"] == "dotnet_ef" else None
     argv = executor_argv(params, target, dotnet)
     rc, out, err = module.run_command(argv, environ_update=executor_env(params))
-    result["executor_output"] = redact((out or "") + (err or ""), params)[-4000:]
+    result["executor_output"] = redact((out or "") + (err or ""), login_secrets(params))[-4000:]
     with conn.cursor() as cur:
         after = [r[0] for r in hist.read_history(cur, history)]
     if rc != 0:
@@ -599,11 +600,12 @@ def main():
                          duration=round(time.monotonic() - started, 3), **result)
     except efdb.ExecutionError as exc:
         result.update(exc.details)
-        module.fail_json(msg=redact(str(exc), module.params), duration=round(time.monotonic() - started, 3), **result)
+        module.fail_json(msg=redact(str(exc), login_secrets(module.params)), duration=round(time.monotonic() - started, 3),
+                         **result)
     except efdb.LockBusy as exc:
         module.fail_json(msg=str(exc), duration=round(time.monotonic() - started, 3), **result)
     except psycopg2.Error as exc:
-        module.fail_json(msg="PostgreSQL error: %s" % redact(str(exc).strip(), module.params),
+        module.fail_json(msg="PostgreSQL error: %s" % redact(str(exc).strip(), login_secrets(module.params)),
                          duration=round(time.monotonic() - started, 3), exception=traceback.format_exc(), **result)
     result["duration"] = round(time.monotonic() - started, 3)
     module.exit_json(**result)

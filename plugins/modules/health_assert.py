@@ -180,7 +180,9 @@ options:
           - Whether to retry when the answer does not meet the expectations, or when the connection dropped after
             the request was sent. Defaults to V(true) for C(GET), C(HEAD), C(OPTIONS), C(PUT) and C(DELETE),
             V(false) for C(POST) and C(PATCH), which could act twice.
-          - Requests that never reached the server (connection refused) are always retried.
+          - Requests that never reached the server (connection refused), and answers C(429) (the server did not
+            process the request), are always retried. A TLS failure (an untrusted certificate, a wrong host name) is
+            never retried, since waiting does not fix it.
         type: bool
       safe:
         description:
@@ -364,17 +366,15 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.six.moves.urllib.parse import urljoin
 
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import is_secret_key, redact, redact_data
 from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import (
     DEFAULT_MAX_BODY_BYTES, FOLLOW_REDIRECTS, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient, HttpError, decode_json,
-    describe_exception, is_secret_key, never_sent, parse_retry_after, redact, redact_data, trim,
+    describe_exception, trim,
 )
 from ansible_collections.almafrica.rollback.plugins.module_utils.web.policy import url_password
 from ansible_collections.almafrica.rollback.plugins.module_utils.web.smoke import (
     Captures, CheckDefinitionError, check_expectations, normalize_check, reference_roots,
 )
-
-if HAS_REQUESTS:
-    import requests
 
 BODY_LIMIT = 2000
 MESSAGE_BODY_LIMIT = 500
@@ -407,60 +407,54 @@ def resolve_check(check, captures, base_url):
     return resolved
 
 
-def run_request(client, check, deadline, interval, secrets):
-    """Send ``check`` until it passes, may not be retried, or the deadline comes. Returns its result dict and
-    the parsed JSON body (unredacted, for captures)."""
+def run_request(client, check, interval, secrets):
+    """Send ``check`` until it passes, may not be repeated, or the deadline comes (the HTTP client's one retry
+    loop, polling every ``interval``). Returns its result dict and the parsed JSON body (unredacted, for captures)."""
     started = time.monotonic()
     outcome = dict(name=check["label"], method=check["method"], url=check["url"], passed=False, skipped=False,
                    attempts=0, mismatches=[])
-    data = None
+    answer = {"data": None}
     if check["bearer_token"]:
         secrets.add(check["bearer_token"])
     body = check.get("body")
     collect_secret_values(body, secrets)
     collect_secret_values(check["headers"], secrets)
-    while True:
-        outcome["attempts"] += 1
-        delay = interval
-        try:
-            response = client.send(check["method"], check["url"],
-                                   json_body=body if isinstance(body, (dict, list)) else None,
-                                   data=None if body is None or isinstance(body, (dict, list)) else str(body),
-                                   headers=check["headers"], bearer_token=check["bearer_token"])
-        except HttpError as exc:  # a redirect refused, a body over max_body_bytes: trying again cannot help
-            outcome["mismatches"] = [redact(str(exc), secrets)]
-            may_retry = False
-        except requests.exceptions.RequestException as exc:
-            outcome["mismatches"] = ["no answer: %s" % describe_exception(exc, secrets)]
-            # a connection that never opened sent nothing: always safe to try again; a dropped one may have acted
-            may_retry = check["retry"] or never_sent(exc)
+
+    def judge(response):
+        """Record the answer in ``outcome``; True when every expectation holds."""
+        outcome["attempts"] = response.attempts
+        if response.redirects:
+            outcome["redirects"] = response.redirects
         else:
-            if response.redirects:
-                outcome["redirects"] = response.redirects
-            else:
-                outcome.pop("redirects", None)
-            text = response.text
-            is_json, data = decode_json(text)
-            outcome["status"] = response.status_code
-            outcome.pop("json", None)
-            outcome.pop("content", None)
-            if is_json:
-                outcome["json"] = data
-                collect_secret_values(data, secrets)
-            else:
-                outcome["content"] = trim(text, BODY_LIMIT)
-            outcome["mismatches"] = check_expectations(check, response.status_code, text, data, is_json)
-            if not outcome["mismatches"]:
-                outcome["passed"] = True
-                break
-            may_retry = check["retry"]
-            if response.status_code in (429, 503):
-                delay = max(interval, parse_retry_after(response.headers.get("Retry-After")) or 0.0)
-        if not may_retry or time.monotonic() + delay >= deadline:
-            break
-        time.sleep(delay)
+            outcome.pop("redirects", None)
+        text = response.text
+        is_json, answer["data"] = decode_json(text)
+        outcome["status"] = response.status_code
+        outcome.pop("json", None)
+        outcome.pop("content", None)
+        if is_json:
+            outcome["json"] = answer["data"]
+            collect_secret_values(answer["data"], secrets)
+        else:
+            outcome["content"] = trim(text, BODY_LIMIT)
+        outcome["mismatches"] = check_expectations(check, response.status_code, text, answer["data"], is_json)
+        outcome["passed"] = not outcome["mismatches"]
+        return outcome["passed"]
+
+    try:
+        # a write that got an answer is asked again only when the check says so (``retry``); one whose connection
+        # never opened always is, since it never reached the server
+        client.request(check["method"], check["url"], json_body=body if isinstance(body, (dict, list)) else None,
+                       data=None if body is None or isinstance(body, (dict, list)) else str(body),
+                       headers=check["headers"], bearer_token=check["bearer_token"], idempotent=check["retry"],
+                       until=judge, interval=interval)
+    except HttpError as exc:  # no answer at the last attempt, or a refused redirect or body over the cap
+        outcome["attempts"] = exc.attempts
+        outcome["passed"] = False
+        outcome["mismatches"] = ["no answer: %s" % describe_exception(exc.cause, secrets) if exc.cause is not None
+                                 else redact(str(exc), secrets)]
     outcome["elapsed"] = round(time.monotonic() - started, 3)
-    return outcome, data
+    return outcome, answer["data"]
 
 
 def failure_message(what, outcome, secrets):
@@ -559,10 +553,10 @@ def main():
         finish("Invalid check: %s" % exc)
 
     client = HttpClient(validate_certs=p['validate_certs'], ca_path=p['ca_path'], request_timeout=p['request_timeout'],
-                        deadline=deadline, secrets=secrets, retries=0, follow_redirects=p['follow_redirects'],
+                        deadline=deadline, secrets=secrets, retries=None, follow_redirects=p['follow_redirects'],
                         max_body_bytes=p['max_body_bytes'])
     try:
-        outcome, _data = run_request(client, first, deadline, p['interval'], secrets)
+        outcome, _data = run_request(client, first, p['interval'], secrets)
         result['attempts'] = outcome['attempts']
         for key in ('status', 'json', 'content', 'redirects'):
             if key in outcome:
@@ -588,7 +582,7 @@ def main():
             except CheckDefinitionError as exc:
                 finish("Check %r: %s" % (check['label'], exc), failed_check=check['label'],
                        mismatches=[str(exc)])
-            outcome, data = run_request(client, request, deadline, p['interval'], secrets)
+            outcome, data = run_request(client, request, p['interval'], secrets)
             result['checks'].append(outcome)
             if not outcome['passed']:
                 finish(failure_message("Check %r" % check['label'], outcome, secrets),

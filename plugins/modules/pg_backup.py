@@ -358,7 +358,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import postgres_common_argument_spec, redact
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact
+from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import (
+    login_secrets, postgres_common_argument_spec)
 from ansible_collections.almafrica.rollback.plugins.module_utils.backup import plan as bk
 from ansible_collections.almafrica.rollback.plugins.module_utils.backup import archive as ba
 from ansible_collections.almafrica.rollback.plugins.module_utils.backup.task import BackupTask
@@ -429,14 +431,14 @@ def main():
                 run.restored()
         except (bk.BackupError, ba.Interrupted) as exc:
             result["duration"] = round(time.monotonic() - clock, 3)
-            module.fail_json(msg=redact(str(exc), p), **result)
+            module.fail_json(msg=redact(str(exc), login_secrets(p)), **result)
         except OSError as exc:
             result["duration"] = round(time.monotonic() - clock, 3)
-            module.fail_json(msg=redact("%s: %s" % (type(exc).__name__, exc), p), **result)
+            module.fail_json(msg=redact("%s: %s" % (type(exc).__name__, exc), login_secrets(p)), **result)
         except Exception as exc:  # pylint: disable=broad-except
             result["duration"] = round(time.monotonic() - clock, 3)
-            module.fail_json(msg=redact("Unexpected error: %s" % exc, p),
-                             exception=redact(traceback.format_exc(), p), **result)
+            module.fail_json(msg=redact("Unexpected error: %s" % exc, login_secrets(p)),
+                             exception=redact(traceback.format_exc(), login_secrets(p)), **result)
         result["duration"] = round(time.monotonic() - clock, 3)
     finally:
         # also runs when fail_json exits (SystemExit): no child, temporary file or password file outlives the run

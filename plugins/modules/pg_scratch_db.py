@@ -121,8 +121,9 @@ import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import (
-    connect, describe_target, postgres_common_argument_spec, psycopg2, quote_ident, redact)
+    connect, describe_target, postgres_common_argument_spec, psycopg2, quote_ident, login_secrets)
 
 
 # pg_backup comments every database it restores into with restore_db: "Restored by almafrica.rollback.pg_backup ...".
@@ -231,8 +232,8 @@ def main():
                                      "%d MB free: free space or restore the copy on another server."
                                      % (p["room_for"], needed // 2 ** 20, free // 2 ** 20), **result)
     except psycopg2.Error as exc:
-        module.fail_json(msg="Scratch databases on %s: %s" % (describe_target(p), redact(str(exc).strip(), p)),
-                         **result)
+        reason = redact(str(exc).strip(), login_secrets(p))
+        module.fail_json(msg="Scratch databases on %s: %s" % (describe_target(p), reason), **result)
     finally:
         conn.close()
     module.exit_json(**result)

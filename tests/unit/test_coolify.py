@@ -1,14 +1,14 @@
-"""Coolify client pure logic: statuses, Retry-After, backoff, error messages, env checks, deployment choice."""
+"""Coolify client pure logic: statuses, error messages, env checks, deployment choice (Retry-After and backoff are the
+HTTP client's: test_http.py)."""
 from __future__ import annotations
 
-import email.utils
 import json
 
 import pytest
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.web.coolify import (
-    MAX_RETRY_AFTER, application_is_running, backoff_delay, classify_deployment_status, deployment_convergence,
-    deployment_log_lines, env_mismatches, explain_http_error, is_already_queued, normalize_api_url, parse_retry_after,
+    application_is_running, classify_deployment_status, deployment_convergence,
+    deployment_log_lines, env_mismatches, explain_http_error, normalize_api_url,
     pick_deployment)
 
 
@@ -27,28 +27,6 @@ def test_deployment_statuses_are_classified_as_coolify_defines_them(status, expe
 ])
 def test_application_running_means_running_whatever_the_health(status, running):
     assert application_is_running(status) is running
-
-
-@pytest.mark.parametrize("value, expected", [
-    ("1", 1.0), ("  30 ", 30.0), ("0", 0.0), ("-5", 0.0), ("1.5", 1.5), ("99999", MAX_RETRY_AFTER),
-    (None, None), ("", None), ("soon", None), ("nan", None),
-])
-def test_retry_after_seconds(value, expected):
-    assert parse_retry_after(value) == expected
-
-
-def test_retry_after_http_date_is_relative_to_now():
-    now = 1_800_000_000.0
-    header = email.utils.formatdate(now + 12, usegmt=True)
-    assert parse_retry_after(header, now=now) == pytest.approx(12.0)
-    past = email.utils.formatdate(now - 60, usegmt=True)
-    assert parse_retry_after(past, now=now) == 0.0
-
-
-def test_backoff_doubles_and_is_capped():
-    assert [backoff_delay(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
-    assert backoff_delay(20) == 30.0
-    assert backoff_delay(3, base=1, cap=3) == 3
 
 
 @pytest.mark.parametrize("given, base", [
@@ -94,12 +72,6 @@ def test_422_lists_the_field_errors():
 
 def test_5xx_points_at_coolify_logs():
     assert "coolify" in explain_http_error(502, "GET", "/api/v1/version", "Bad Gateway").lower()
-
-
-def test_already_queued_message():
-    assert is_already_queued("Deployment already queued for this commit.")
-    assert not is_already_queued("Application almafrica-api deployment queued.")
-    assert not is_already_queued(None)
 
 
 def test_deployment_logs_are_lines_without_hidden_entries():

@@ -1,14 +1,15 @@
-"""Pure parts of module_utils.web.client: redaction, Retry-After, backoff, retry rules, JSON decoding."""
+"""Pure parts of HTTP: redaction (module_utils.redact), Retry-After, backoff, retry rules, JSON decoding."""
 from __future__ import annotations
 
 import email.utils
 
 import pytest
 
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import REDACTED, is_secret_key, redact, redact_data
 from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import (
-    MAX_RETRY_AFTER, REDACTED, backoff_delay, decode_json, is_retryable_status, is_secret_key, parse_retry_after,
-    redact, redact_data, trim,
+    MAX_RETRY_AFTER, backoff_delay, decode_json, parse_retry_after, trim,
 )
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.policy import is_retryable_status
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.dG9rZW4"
 
@@ -42,12 +43,14 @@ def test_redact_ignores_very_short_secrets_that_would_shred_text():
 
 
 @pytest.mark.parametrize("key", ["token", "access_token", "accessToken", "refreshToken", "password", "Authorization",
-                                 "X-Api-Key", "api_key", "client-secret", "Set-Cookie"])
+                                 "X-Api-Key", "api_key", "client-secret", "Set-Cookie", "PGPASSWORD", "DB_PASS",
+                                 "JWT_KEY", "ConnectionStrings__DefaultConnection", "clientSecret", "id_token"])
 def test_secret_keys(key):
     assert is_secret_key(key)
 
 
-@pytest.mark.parametrize("key", ["expiresIn", "name", "version", "migration", "status", "count"])
+@pytest.mark.parametrize("key", ["expiresIn", "name", "version", "migration", "status", "count", "RunMigrations",
+                                 "ASPNETCORE_ENVIRONMENT", "monkey", "passenger", "keyboard", "DB_CONNECTION"])
 def test_ordinary_keys(key):
     assert not is_secret_key(key)
 

@@ -7,7 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import BodyTooLarge, HttpClient, HttpError
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import (
+    BodyTooLarge, HttpClient, HttpError, response_json)
 
 from stage.app import free_port
 
@@ -62,8 +63,8 @@ def client(**kwargs):
 def test_429_waits_as_retry_after_says(server):
     server.script.append((429, {"Retry-After": "3"}, {"message": "Too Many Attempts."}))
     with client() as c:
-        response, data = c.request_json("GET", server.url + "/x")
-    assert (response.status_code, data) == (200, {"ok": True})
+        response = c.request("GET", server.url + "/x")
+    assert (response.status_code, response_json(response)) == (200, {"ok": True})
     assert c.sleeps == [3.0]
     assert c.attempts == 2
 
@@ -106,6 +107,49 @@ def test_a_wait_past_the_deadline_is_not_taken(server):
         response = c.request("GET", server.url + "/x")
     assert response.status_code == 429
     assert c.sleeps == []
+
+
+# -- polling: the same loop until an answer is acceptable (health_assert) --------------------------------------------
+def _version_is(wanted):
+    return lambda response: response_json(response) == {"version": wanted}
+
+
+def test_a_poll_repeats_a_read_until_the_answer_is_acceptable(server):
+    server.script.extend([(200, {}, {"version": "1.0"}), (503, {}, {}), (200, {}, {"version": "1.1"})])
+    with client(retries=None) as c:
+        response = c.request("GET", server.url + "/health/version", until=_version_is("1.1"), interval=2.0)
+    assert response_json(response) == {"version": "1.1"} and response.attempts == 3
+    assert c.sleeps == [2.0, 2.0]  # the poll's pace, not the backoff
+
+
+def test_a_poll_waits_longer_when_the_server_says_so(server):
+    server.script.extend([(429, {"Retry-After": "5"}, {}), (503, {"Retry-After": "0"}, {})])
+    with client(retries=None) as c:
+        c.request("GET", server.url + "/x", until=_version_is("never"), interval=1.0, retries=2)
+    assert c.sleeps == [5.0, 1.0]
+
+
+def test_a_poll_never_repeats_a_write_that_was_answered(server):
+    server.script.append((200, {}, {"version": "1.0"}))
+    with client(retries=None) as c:
+        response = c.request("POST", server.url + "/orders", json_body={}, until=_version_is("1.1"), interval=1.0)
+        assert response.attempts == 1 and c.sleeps == []
+        server.script.append((200, {}, {"version": "1.0"}))
+        again = c.request("POST", server.url + "/orders", json_body={}, until=_version_is("1.1"), interval=1.0,
+                          idempotent=True, retries=1)
+    assert again.attempts == 2 and again.gave_up == "retries"
+
+
+def test_a_poll_with_no_retry_limit_stops_at_the_deadline(server):
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    c = HttpClient(retries=None, total_timeout=10, clock=lambda: now[0], sleep=sleep)
+    with c:
+        response = c.request("GET", server.url + "/x", until=_version_is("never"), interval=3.0)
+    assert response.attempts == 4 and response.gave_up == "deadline"  # at 0, 3, 6, 9 s; the next would pass 10 s
 
 
 def test_bearer_token_is_sent(server):

@@ -13,8 +13,9 @@ import os
 import subprocess
 import time
 
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import (
-    connect, describe_target, libpq_env, redact, server_version)
+    connect, describe_target, libpq_env, login_secrets, server_version)
 from ansible_collections.almafrica.rollback.plugins.module_utils.backup import plan as bk
 from ansible_collections.almafrica.rollback.plugins.module_utils.backup import archive as ba
 from ansible_collections.almafrica.rollback.plugins.module_utils.backup import database as bdb
@@ -49,7 +50,7 @@ class BackupTask:
     def fail(self, msg, **extra):
         self.result.update(extra)
         self.result.setdefault("duration", None)
-        self.module.fail_json(msg=redact(msg, self.params), **self.result)
+        self.module.fail_json(msg=redact(msg, login_secrets(self.params)), **self.result)
 
     def tools(self, *names):
         opt = [self.params["bin_dir"]] if self.params["bin_dir"] else []

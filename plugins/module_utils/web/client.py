@@ -3,13 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """HTTP for the collection's modules: a requests session with bounded retries, redirects and bodies.
 
-``HttpClient.request`` applies the one retry policy of the collection (``http_policy``): idempotent requests are
-retried after connection errors and HTTP 500/502/503/504, any request after a 429 or a connection that never
-opened, honouring ``Retry-After``, with exponential backoff, never starting a wait that passes the deadline. It
+``HttpClient.request`` is the collection's one retry loop and applies its one retry policy (``web.policy``):
+idempotent requests are retried after connection errors and HTTP 500/502/503/504, any request after a 429 or a
+connection that never opened, honouring ``Retry-After``, with exponential backoff (or at a fixed ``interval`` when
+polling until a response is acceptable, as health_assert does), never starting a wait that passes the deadline. It
 returns the last response (any status) for the caller to judge and raises ``HttpError`` when no usable response
 came. Redirects are followed by the client itself (never by requests), only as ``follow_redirects`` allows, without
 credentials or custom headers to another origin. Bodies are read as a stream and refused past ``max_body_bytes``.
-Bearer tokens and other secrets never reach error text: every message goes through ``redact``.
+Bearer tokens and other secrets never reach error text: every message goes through ``redact.redact``.
 
     client = HttpClient(validate_certs=True, ca_path=None, request_timeout=10, total_timeout=60, bearer_token=token)
     response = client.request("GET", url)
@@ -19,16 +20,14 @@ from __future__ import annotations
 
 import email.utils
 import json
-import re
 import time
 import traceback
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.web.policy import (  # noqa: F401 - re-exported
-    DEFAULT_MAX_BODY_BYTES, FOLLOW_REDIRECTS, IDEMPOTENT_METHODS, MAX_REDIRECTS, REDIRECT_STATUSES, RedirectRefused,
-    headers_for_hop, hide_credentials, is_idempotent, is_retryable_status, may_retry_failure, plan_redirect,
-    same_origin,
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.policy import (
+    DEFAULT_MAX_BODY_BYTES, FOLLOW_REDIRECTS, MAX_REDIRECTS, REDIRECT_STATUSES, RedirectRefused, headers_for_hop,
+    hide_credentials, is_idempotent, is_retryable_status, may_retry_failure, plan_redirect, same_origin,
 )
-from ansible_collections.almafrica.rollback.plugins.module_utils.redact import REDACTED, redact as redact_secrets
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact
 
 try:
     import requests
@@ -41,11 +40,6 @@ except ImportError:  # reported by the module through missing_required_lib
 
 MAX_RETRY_AFTER = 300.0
 USER_AGENT = "almafrica.rollback"
-
-_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]+=*|\b(basic)(\s+)[A-Za-z0-9+/]{8,}=*")
-_AUTH_HEADER = re.compile(r"(?i)((?:proxy-)?authorization|x-api-key|cookie)(['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n,}]+")
-_SECRET_KEY = re.compile(r"(?i)(^|[_\-])(token|password|passwd|secret|api[_\-]?key|authorization|cookie)s?($|[_\-])"
-                         r"|accesstoken|refreshtoken|apikey")
 
 
 class HttpError(Exception):
@@ -69,36 +63,6 @@ class RedirectError(HttpError):
 
 
 # -- pure helpers ---------------------------------------------------------------------------------
-def redact(text, secrets=()):
-    """``text`` with bearer/basic credentials, Authorization-like header values and every form of every string of
-    ``secrets`` (raw, Npgsql-quoted, URL-encoded, JSON-escaped: see ``secrets.redact``) replaced by ``********``."""
-    if text is None:
-        return None
-    text = redact_secrets(text, secrets)
-    text = _AUTH_HEADER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
-    return _BEARER.sub(lambda m: (m.group(1) or m.group(3)) + (m.group(2) or m.group(4)) + REDACTED, text)
-
-
-def is_secret_key(name):
-    """True for JSON keys and header names that hold credentials (``token``, ``access_token``, ``password``,
-    ``Authorization``, ``X-Api-Key``...)."""
-    norm = str(name).strip().lower()
-    return bool(_SECRET_KEY.search(norm) or _SECRET_KEY.search(re.sub(r"(?<=[a-z])(?=[A-Z])", "_", str(name))))
-
-
-def redact_data(data, secrets=()):
-    """A copy of JSON-like ``data`` safe to show: values under secret-looking keys become ``********`` and
-    strings are passed through ``redact``."""
-    if isinstance(data, dict):
-        return {k: (REDACTED if is_secret_key(k) and v not in (None, "") else redact_data(v, secrets))
-                for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [redact_data(v, secrets) for v in data]
-    if isinstance(data, str):
-        return redact(data, secrets)
-    return data
-
-
 def parse_retry_after(value, now=None):
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None when absent or unreadable.
     Negative values become 0; huge ones are capped at MAX_RETRY_AFTER."""
@@ -205,7 +169,7 @@ class HttpClient:
         if int(max_body_bytes) < 0:
             raise ValueError("max_body_bytes must be 0 or more, got %s" % max_body_bytes)
         self.request_timeout = float(request_timeout)
-        self.retries = int(retries)
+        self.retries = None if retries is None else int(retries)
         self.backoff_base, self.backoff_cap = float(backoff_base), float(backoff_cap)
         self.clock, self.sleep = clock, sleep
         self.deadline = deadline if deadline is not None else clock() + float(total_timeout)
@@ -327,23 +291,28 @@ class HttpClient:
         response._content = b"".join(chunks)
         response._content_consumed = True
 
-    # -- with retries ------------------------------------------------------------------------------
-    def retry_delay(self, attempt, response=None):
-        """How long to wait before retry ``attempt``: Retry-After of a 429/503 when given, else backoff."""
+    # -- with retries: the collection's one retry loop --------------------------------------------
+    def _delay(self, attempt, interval=None, response=None):
+        """How long to wait before the next attempt: ``interval`` when polling, else the exponential backoff;
+        a 429/503's Retry-After when longer."""
+        delay = float(interval) if interval is not None else backoff_delay(attempt, self.backoff_base, self.backoff_cap)
         if response is not None and response.status_code in (429, 503):
             after = parse_retry_after(response.headers.get("Retry-After"))
             if after is not None:
-                return after
-        return backoff_delay(attempt, self.backoff_base, self.backoff_cap)
+                delay = max(delay, after) if interval is not None else after
+        return delay
 
     def request(self, method, url, json_body=None, data=None, headers=None, bearer_token=None, retries=None,
-                idempotent=None):
+                idempotent=None, until=None, interval=None):
         """Send with retries (see the module docstring); returns the last response, whatever its status, with
         ``attempts`` and ``gave_up`` (``None``, ``"retries"`` or ``"deadline"``) set on it. Raises HttpError when
         no response came, with ``sent`` telling whether the request may have reached the server.
 
         ``idempotent`` overrides the method's nature: True for a PATCH that sets fields to given values, False for
-        a GET that acts (Coolify's legacy ``GET /deploy``)."""
+        a GET that acts (Coolify's legacy ``GET /deploy``). ``until(response)`` says whether a response ends the
+        loop (by default: any status not worth repeating); a response it rejects is asked again only when the
+        request may be repeated (idempotent, or a 429). ``interval`` polls at that pace instead of backing off.
+        ``retries`` bounds the repeats (the client's, by default; None on the client: only the deadline does)."""
         retries = self.retries if retries is None else retries
         method = method.upper()
         attempt = 0
@@ -356,9 +325,9 @@ class HttpClient:
                 raise
             except requests.exceptions.RequestException as exc:
                 sent = not never_sent(exc)
-                delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap)
+                delay = self._delay(attempt, interval)
                 tls = isinstance(exc, requests.exceptions.SSLError)  # a certificate does not fix itself
-                if tls or not may_retry_failure(method, sent, idempotent) or attempt > retries \
+                if tls or not may_retry_failure(method, sent, idempotent) or self._spent(attempt, retries) \
                         or delay >= self.remaining():
                     raise HttpError("%s %s: %s after %d attempt(s)" % (
                         method, self.shown_url(url), describe_exception(exc, self.secrets), attempt),
@@ -366,23 +335,23 @@ class HttpClient:
                 self._retry(method, url, type(exc).__name__, delay)
                 continue
             response.attempts, response.gave_up = attempt, None
-            if not is_retryable_status(response.status_code, method, idempotent):
+            done = until(response) if until else not is_retryable_status(response.status_code, method, idempotent)
+            if done or not (response.status_code == 429 or is_idempotent(method, idempotent)):
                 return response
-            if attempt > retries:
+            if self._spent(attempt, retries):
                 response.gave_up = "retries"
                 return response
-            delay = self.retry_delay(attempt, response)
+            delay = self._delay(attempt, interval, response)
             if delay >= self.remaining():
                 response.gave_up = "deadline"
                 response.retry_in = delay
                 return response
             self._retry(method, url, "HTTP %d" % response.status_code, delay)
 
+    @staticmethod
+    def _spent(attempt, retries):
+        return retries is not None and attempt > retries
+
     def _retry(self, method, url, reason, delay):
         self.retry_log.append((method, self.shown_url(url), reason, delay))
         self.sleep(delay)
-
-    def request_json(self, method, url, **kwargs):
-        """``(response, json or None)``."""
-        response = self.request(method, url, **kwargs)
-        return response, response_json(response)

@@ -29,18 +29,15 @@ from urllib.parse import urlencode
 
 from ansible.module_utils.basic import env_fallback
 
-# Retry-After parsing, backoff and the client are shared with every HTTP client of the collection.
-from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import (  # noqa: F401 - re-exported
-    DEFAULT_MAX_BODY_BYTES, MAX_RETRY_AFTER, BodyTooLarge, HttpClient, HttpError, decode_json, parse_retry_after,
-    backoff_delay as http_backoff_delay)
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import is_secret_key
+from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import (
+    DEFAULT_MAX_BODY_BYTES, BodyTooLarge, HttpClient, HttpError, backoff_delay, decode_json)
 
 PENDING_STATUSES = ("queued", "in_progress")
 SUCCESS_STATUSES = ("finished",)
 FAILURE_STATUSES = ("failed", "cancelled-by-user")
-ALREADY_QUEUED = "already queued"
-TRANSIENT_HTTP = (500, 502, 503, 504)
 DEPLOY_LOOKBACK = 20  # deployments read before and after a deploy request to tell a new one
-SECRET_KEY_PATTERN = re.compile(r"pass|secret|token|key|connection|credential", re.IGNORECASE)
+BACKOFF_CAP = 30.0  # deployments queue behind each other: Coolify's waits may be longer than other servers'
 
 
 def coolify_argument_spec():
@@ -90,11 +87,6 @@ def normalize_api_url(url):
     return url
 
 
-def backoff_delay(attempt, base=0.5, cap=30.0):
-    """The shared backoff with Coolify's longer cap (deployments queue behind each other)."""
-    return http_backoff_delay(attempt, base=base, cap=cap)
-
-
 def classify_deployment_status(status):
     """``pending``, ``success``, ``failure`` or ``unknown`` for a Coolify deployment status."""
     status = (status or "").strip().lower()
@@ -110,10 +102,6 @@ def classify_deployment_status(status):
 def application_is_running(status):
     """True for ``running:<health>`` application statuses (``running:healthy``, ``running:unknown`` ...)."""
     return (status or "").split(":", 1)[0].strip().lower() == "running"
-
-
-def is_already_queued(message):
-    return ALREADY_QUEUED in (message or "").lower()
 
 
 def explain_http_error(status, method, path, message, errors=None, ability=None):
@@ -198,7 +186,7 @@ def env_mismatches(envs, expected):
         elif key not in actual:
             problems.append("%s is not set (expected %r)" % (key, want))
         elif _env_text(actual[key]) != want:
-            if SECRET_KEY_PATTERN.search(key):
+            if is_secret_key(key):
                 problems.append("%s differs from the expected value" % key)
             else:
                 problems.append("%s is %r (expected %r)" % (key, _env_text(actual[key]), want))
@@ -248,7 +236,7 @@ class CoolifyClient:
         self._clock = clock
         self.retried = []  # (method, path, reason) of each retry, for the result
         self.http = HttpClient(validate_certs=validate_certs, ca_path=ca_path, request_timeout=request_timeout,
-                               retries=retries, backoff_base=0.5, backoff_cap=30.0, bearer_token=token,
+                               retries=retries, backoff_base=0.5, backoff_cap=BACKOFF_CAP, bearer_token=token,
                                headers={"Accept": "application/json"}, follow_redirects="none",
                                max_body_bytes=max_body_bytes, clock=clock, sleep=sleep,
                                deadline=deadline if deadline is not None else float("inf"))
@@ -338,7 +326,7 @@ class CoolifyClient:
                     exc.nothing_queued = True  # Coolify answered: refused (4xx), it queued nothing
                     raise
                 failure = exc
-            delay = backoff_delay(attempt)
+            delay = backoff_delay(attempt, cap=BACKOFF_CAP)
             if self.deadline is not None and self._clock() + delay > self.deadline:
                 raise CoolifyError("%s Whether Coolify queued a deployment is unknown and waiting to look would pass "
                                    "the timeout: check the application's deployments in Coolify." % failure,
