@@ -31,9 +31,11 @@ _AUTH_HEADER = re.compile(r"(?i)((?:proxy-)?authorization|x-api-key|cookie)(['\"
 # the joined words hold one of the compounds (``apiKey``, ``ConnectionStrings__Default``).
 _SECRET_WORDS = frozenset(("token", "tokens", "password", "passwords", "passwd", "pass", "pwd", "secret", "secrets",
                            "key", "keys", "apikey", "authorization", "cookie", "cookies", "credential",
-                           "credentials", "passphrase"))
+                           "credentials", "passphrase", "connection", "dsn"))
 _SECRET_COMPOUNDS = ("password", "passwd", "secret", "connectionstring", "accesstoken", "refreshtoken", "authtoken",
                      "apitoken", "apikey", "privatekey")
+_URL_USERINFO = re.compile(r"[a-z][a-z0-9+.\-]*://[^/\s@:]*:[^/\s@]*@", re.IGNORECASE)
+_CONN_PASSWORD = re.compile(r"(?i)(^|;)\s*(password|pwd)\s*=")
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
@@ -62,11 +64,19 @@ def secret_forms(value):
 
 def is_secret_key(name):
     """True for JSON keys, header and variable names that hold credentials (``token``, ``access_token``,
-    ``Authorization``, ``X-Api-Key``, ``DB_PASS``, ``ConnectionStrings__DefaultConnection``); ``monkey``,
-    ``passenger`` or ``expiresIn`` are not."""
+    ``Authorization``, ``X-Api-Key``, ``DB_PASS``, ``ConnectionStrings__DefaultConnection``, ``DB_CONNECTION``);
+    ``monkey``, ``passenger`` or ``expiresIn`` are not. When in doubt a name counts as secret: hiding a value
+    costs a look in the source, showing a password cannot be undone."""
     words = [w.lower() for w in _WORD.findall(str(name))]
     joined = "".join(words)
     return any(w in _SECRET_WORDS for w in words) or any(c in joined for c in _SECRET_COMPOUNDS)
+
+
+def holds_credentials(value):
+    """True for a text that carries credentials by its shape: a URL with ``user:password@``, or a connection string
+    with a ``Password=`` (``DATABASE_URL``, an Npgsql string under any variable name)."""
+    text = str(value or "")
+    return bool(_URL_USERINFO.search(text) or _CONN_PASSWORD.search(text))
 
 
 def redact(text, secrets=()):

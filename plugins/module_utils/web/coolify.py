@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.redact import is_secret_key
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import holds_credentials, is_secret_key
 from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import (
     DEFAULT_MAX_BODY_BYTES, BodyTooLarge, HttpClient, HttpError, backoff_delay, decode_json)
 
@@ -186,7 +186,7 @@ def env_mismatches(envs, expected):
         elif key not in actual:
             problems.append("%s is not set (expected %r)" % (key, want))
         elif _env_text(actual[key]) != want:
-            if is_secret_key(key):
+            if is_secret_key(key) or holds_credentials(actual[key]) or holds_credentials(want):
                 problems.append("%s differs from the expected value" % key)
             else:
                 problems.append("%s is %r (expected %r)" % (key, _env_text(actual[key]), want))
