@@ -83,8 +83,7 @@ def main(argv=None):
         scan_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
-        index = ef_script.load_blocks([path], HistoryTable())
-        blocks = ef_script.select_blocks({"to_revert": list(ids), "to_apply": []}, index)
+        blocks = ef_script.Scripts.load([path], HistoryTable()).select({"to_revert": list(ids), "to_apply": []})
         plan_seconds = time.perf_counter() - started
         # What the module then reads before it measures anything in the database: the statements to measure
         # (their operations), the unverified ones.

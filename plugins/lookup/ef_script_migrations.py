@@ -63,11 +63,8 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.ef.migrations i
 
 def script_migrations(patterns, direction="up", history=None):
     """MigrationIds with a block in ``direction`` (``up``, ``down`` or ``any``) in the scripts, oldest first."""
-    paths, missing = ef_script.expand_script_paths(patterns)
-    if missing:
-        raise ef_script.ScriptError("No script file matches %s." % ", ".join(missing))
-    index = ef_script.load_blocks(paths, history or HistoryTable())
-    return sort_migrations(mid for mid, found in index if direction in ("any", found))
+    scripts = ef_script.Scripts.load(patterns, history or HistoryTable())
+    return sort_migrations(mid for mid, found in scripts.index if direction in ("any", found))
 
 
 class LookupModule(LookupBase):

@@ -358,18 +358,16 @@ def _plan_notes(unverified, data_loss):
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _load_index(module, history):
-    paths, missing = ef_script.expand_script_paths(module.params["scripts"])
-    if missing:
-        module.fail_json(msg="No script file matches %s." % ", ".join(missing))
-    return ef_script.load_blocks(paths, history)
+def _scripts_library(module, result):
+    if not ef_script.HAS_PGLAST:
+        module.fail_json(msg=missing_required_lib("pglast"), exception=str(ef_script.PGLAST_IMPORT_ERROR), **result)
 
 
 def run(module, result):
     params = module.params
     conn = connect(module, autocommit=True)
     key = None
-    create_history = ()
+    scripts = None
     try:
         with conn.cursor() as cur:
             # Reads must not queue forever behind an application that is migrating (it holds the history lock).
@@ -377,13 +375,12 @@ def run(module, result):
             try:
                 history = hist.resolve_history_table(cur, params["history_table"], params["history_schema"])
             except hist.HistoryError as exc:
-                history, create_history = history_to_create(module, cur, exc)
+                history, scripts = history_to_create(module, result, cur, exc)
         if params["target"] is not None and not module.check_mode:
             # Before reading anything: a second run must fail at once, not plan from a state about to change.
             key = efdb.try_advisory_lock(conn, history)
         with conn.cursor() as cur:
-            rows = [] if create_history else hist.read_history(cur, history)
-            default_schema = measure.current_schema(cur)
+            rows = [] if scripts is not None else hist.read_history(cur, history)
     except hist.HistoryError as exc:
         module.fail_json(msg="Cannot read the EF history of %s: %s" % (describe_target(params), exc), **result)
     except psycopg2.errors.LockNotAvailable:
@@ -398,10 +395,15 @@ def run(module, result):
         applied = [r[0] for r in rows]
         result.update(applied=applied, current=current_of(applied), product_versions=dict(rows),
                       history_table=history.as_dict())
-        if create_history:
+        create_history = ()
+        if scripts is not None:
             result["history_table"]["created"] = not module.check_mode
+            create_history = scripts.created_history()[3]
         if params["target"] is not None:
-            plan_and_apply(module, result, conn, history, applied, default_schema, create_history)
+            if scripts is None and params["scripts"]:
+                _scripts_library(module, result)
+                scripts = ef_script.Scripts.load(params["scripts"], history)
+            plan_and_apply(module, result, conn, history, applied, scripts, create_history)
         fingerprint_schema(module, result, conn, history)
     finally:
         if key is not None:
@@ -409,29 +411,27 @@ def run(module, result):
         conn.close()
 
 
-def history_to_create(module, cur, exc):
+def history_to_create(module, result, cur, exc):
     """A database EF never migrated has no history table; like ``dotnet ef database update``, a plan from 0 creates
-    it with the scripts' own ``CREATE TABLE IF NOT EXISTS`` preamble. Anything else re-raises ``exc``."""
+    it with the scripts' own ``CREATE TABLE IF NOT EXISTS`` preamble. Returns the history table it will create and
+    the scripts (read once, here); anything else re-raises ``exc``."""
     params = module.params
-    if not exc.missing or params["target"] is None or params["executor"] != "sql" or not params["scripts"] \
-            or not ef_script.HAS_PGLAST:
+    if not exc.missing or params["target"] is None or params["executor"] != "sql" or not params["scripts"]:
         raise exc
-    probe = hist.HistoryTable(params["history_table"], params["history_schema"], "MigrationId")
-    paths, _missing = ef_script.expand_script_paths(params["scripts"])
-    for path in paths:
-        text = ef_script.read_script(path)
-        try:
-            preamble = ef_script.split_ef_script_with_preamble(text, probe, source=path)[0]
-        except ef_script.ScriptError:
-            continue
-        id_col, version_col = ef_script.history_columns(preamble, probe)
-        if preamble and id_col:
-            schema = params["history_schema"] or next(
-                (s.node.relation.schemaname for s in preamble if getattr(s.node, "relation", None) is not None
-                 and s.node.relation.relname == params["history_table"] and s.node.relation.schemaname), None) \
-                or measure.current_schema(cur)
-            return hist.ResolvedHistory(params["history_table"], schema, id_col, version_col), preamble
-    raise exc
+    _scripts_library(module, result)
+    scripts = ef_script.Scripts.load(params["scripts"],
+                                     hist.HistoryTable(params["history_table"], params["history_schema"]))
+    created = scripts.created_history()
+    if created is None:
+        raise exc
+    named, id_col, version_col, _preamble = created
+    schema = params["history_schema"] or named or measure.current_schema(cur)
+    outside = scripts.history_outside(schema)
+    if outside:
+        raise ef_script.ScriptError("The scripts create the history table in schema %s but migration %s writes its "
+                                    "history elsewhere (%s): set history_schema." % (schema, outside[0][0],
+                                                                                     outside[0][1]))
+    return hist.ResolvedHistory(params["history_table"], schema, id_col, version_col), scripts
 
 
 def fingerprint_schema(module, result, conn, history):
@@ -442,15 +442,11 @@ def fingerprint_schema(module, result, conn, history):
         result["schema"] = description
 
 
-def plan_and_apply(module, result, conn, history, applied, default_schema, create_history=()):
+def plan_and_apply(module, result, conn, history, applied, scripts, create_history=()):
     params = module.params
-    index = {}
-    if params["scripts"]:
-        if not ef_script.HAS_PGLAST:
-            module.fail_json(msg=missing_required_lib("pglast"), exception=str(ef_script.PGLAST_IMPORT_ERROR), **result)
-        index = _load_index(module, history)
-    target = resolve_target(params["target"], applied, ef_script.known_migrations(index))
-    plan = plan_migration(applied, target, ef_script.known_migrations(index))
+    known = scripts.known_migrations() if scripts is not None else []
+    target = resolve_target(params["target"], applied, known)
+    plan = plan_migration(applied, target, known)
     expected = expected_history(applied, plan)
     result.update(target=target, plan=plan, data_loss=[])
     if module._diff:
@@ -461,11 +457,11 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
 
     external = params["executor"] != "sql"
     blocks = None
-    if index or not external:
-        if not index:
+    if scripts is not None or not external:
+        if scripts is None:
             module.fail_json(msg="The plan needs EF-generated SQL scripts: give them in 'scripts' (executor=sql).",
                              **result)
-        blocks = ef_script.select_blocks(plan, index)
+        blocks = scripts.select(plan)
         if not external:
             for block in blocks:
                 for stmt in list(block.notable()) + [block.history_statement]:  # the plain harmless ones never are
@@ -474,6 +470,10 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
                         module.fail_json(msg="%s at %s (migration %s) cannot run inside a transaction; this module "
                                              "runs the whole plan in one. Run that migration with the EF tools."
                                              % (why, stmt.where, block.migration_id), **result)
+    planned = efdb.PlanRun(conn, history, blocks or [], applied, expected, accepted=params["accept_data_loss"],
+                           accept_unverified=params["accept_unverified"], lock_timeout=params["lock_timeout"],
+                           statement_timeout=params["statement_timeout"], create_history=create_history,
+                           secrets=login_secrets(params))
 
     accepted = params["accept_data_loss"]
     unverified = []
@@ -485,16 +485,7 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
             entry["statement"] = redact(entry["statement"], login_secrets(params))
         if unverified:
             result["unverified"] = unverified
-        conn.autocommit = False
-        try:
-            with conn.cursor() as cur:
-                result["data_loss"] = measure.assess_data_loss(cur, blocks)
-        finally:
-            try:
-                conn.rollback()
-                conn.autocommit = True
-            except psycopg2.Error:
-                pass  # the connection is gone: the error that broke it is the one to report
+        result["data_loss"] = planned.assess()
         if module._diff:
             result["diff"]["after"] += _plan_notes(unverified, result["data_loss"])
     elif "*" not in accepted:
@@ -527,15 +518,8 @@ def plan_and_apply(module, result, conn, history, applied, default_schema, creat
     if external:
         run_external(module, result, conn, history, target, expected)
     else:
-        conn.autocommit = False
-        statement_timeout = None if params["statement_timeout"] in ("0", "") else params["statement_timeout"]
-        timings, rewrites = {}, []
-        result["executed"], result["data_loss"] = efdb.execute_blocks(
-            conn, history, blocks, applied, expected, accepted, default_schema, params["lock_timeout"],
-            statement_timeout, create_history, accept_unverified=params["accept_unverified"],
-            secrets=[params["login_password"]], timings=timings, rewrites=rewrites)
-        result.update(timings=timings, rewrites=rewrites)
-        conn.autocommit = True
+        result["executed"], result["data_loss"] = planned.execute()
+        result.update(timings=planned.timings, rewrites=planned.rewrites)
     result["changed"] = True
     with conn.cursor() as cur:
         rows = hist.read_history(cur, history)

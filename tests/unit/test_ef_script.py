@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef.history import HistoryTable
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef.script import (
-    DOWN, UP, ScriptError, select_blocks, split_ef_script, transaction_incompatible)
+    DOWN, UP, Scripts, ScriptError, split_ef_script, transaction_incompatible)
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef import data_loss as dl
 
 M1 = "20260201120000_InitialCreate"
@@ -81,7 +81,7 @@ def _summary(blocks):
 
 
 def test_ef8_forward_splits_per_migration_and_skips_preamble_and_transactions():
-    blocks = split_ef_script(EF8_FORWARD, source="f.sql")
+    blocks = split_ef_script(EF8_FORWARD, source="f.sql")[1]
     assert _summary(blocks) == [(UP, M1, 1), (UP, M2, 1)]
     assert blocks[0].statements[0].sql.startswith('CREATE TABLE "Farmers"')
     assert blocks[1].statements[0].where == "f.sql:22"
@@ -89,14 +89,14 @@ def test_ef8_forward_splits_per_migration_and_skips_preamble_and_transactions():
 
 
 def test_ef9_single_transaction_rollback_splits_the_same_way():
-    blocks = split_ef_script(EF9_ROLLBACK)
+    blocks = split_ef_script(EF9_ROLLBACK)[1]
     assert _summary(blocks) == [(DOWN, M2, 1), (DOWN, M1, 1)]
     assert blocks[1].statements[0].sql == 'DROP TABLE "Farmers"'
 
 
 def test_idempotent_do_guards_are_unwrapped_and_equal_the_plain_script():
-    idem = split_ef_script(IDEMPOTENT_ROLLBACK)
-    plain = split_ef_script(EF9_ROLLBACK)
+    idem = split_ef_script(IDEMPOTENT_ROLLBACK)[1]
+    plain = split_ef_script(EF9_ROLLBACK)[1]
     assert _summary(idem) == [(DOWN, M2, 1)]
     assert idem[0].idempotent
     assert idem[0].statements[0].sql == 'ALTER TABLE "Farmers" DROP COLUMN "PhoneNumber"'
@@ -107,52 +107,71 @@ def test_old_npgsql_dollar_quotes_and_snake_case_history():
     text = IDEMPOTENT_ROLLBACK.replace("$EF$", "$$").replace('"MigrationId"', '"migration_id"') \
         .replace('"__EFMigrationsHistory"', 'ef."__ef_migrations_history"')
     history = HistoryTable("__ef_migrations_history", "ef", "migration_id")
-    assert _summary(split_ef_script(text, history)) == [(DOWN, M2, 1)]
+    assert _summary(split_ef_script(text, history)[1]) == [(DOWN, M2, 1)]
     # The same script read for another history table holds no migration block at all.
     with pytest.raises(ScriptError, match="belong to no migration"):
-        split_ef_script(text, HistoryTable("__EFMigrationsHistory", "public"))
+        split_ef_script(text, HistoryTable("__EFMigrationsHistory", "public"))[1]
 
 
 def test_guard_that_names_another_migration_is_refused():
     text = IDEMPOTENT_ROLLBACK.replace("'20260210123456_AddFarmerPhoneNumber') THEN\n    ALTER",
                                        "'20260201120000_InitialCreate') THEN\n    ALTER")
     with pytest.raises(ScriptError, match="sits in the down block of 20260210123456_AddFarmerPhoneNumber"):
-        split_ef_script(text)
+        split_ef_script(text)[1]
 
 
 def test_truncated_script_is_refused_naming_the_leftover():
     cut = EF8_FORWARD.split("INSERT INTO \"__EFMigrationsHistory\" (\"MigrationId\", \"ProductVersion\")\nVALUES ('2026021")[0]
     with pytest.raises(ScriptError, match=r'1 statement\(s\) after the last .* ALTER TABLE "Farmers" ADD'):
-        split_ef_script(cut, source="cut.sql")
+        split_ef_script(cut, source="cut.sql")[1]
 
 
 def test_invalid_sql_names_file_and_line():
     with pytest.raises(ScriptError, match="bad.sql:3 is not valid PostgreSQL SQL"):
-        split_ef_script("START TRANSACTION;\n\nALTER TABLE  DROP;\n", source="bad.sql")
+        split_ef_script("START TRANSACTION;\n\nALTER TABLE  DROP;\n", source="bad.sql")[1]
 
 
-def _index(*texts):
-    index = {}
+def _scripts(*texts):
+    scripts = Scripts(HistoryTable())
     for n, text in enumerate(texts):
-        for b in split_ef_script(text, source="s%d.sql" % n):
-            index.setdefault((b.migration_id, b.direction), []).append(b)
-    return index
+        scripts.add("s%d.sql" % n, text)
+    return scripts
 
 
-def test_select_blocks_takes_plan_order_and_accepts_identical_copies():
-    index = _index(EF9_ROLLBACK, IDEMPOTENT_ROLLBACK, EF8_FORWARD)
-    selected = select_blocks({"to_revert": [M2, M1], "to_apply": []}, index)
+def test_scripts_select_takes_plan_order_and_accepts_identical_copies():
+    scripts = _scripts(EF9_ROLLBACK, IDEMPOTENT_ROLLBACK, EF8_FORWARD)
+    selected = scripts.select({"to_revert": [M2, M1], "to_apply": []})
     assert [(b.direction, b.migration_id) for b in selected] == [(DOWN, M2), (DOWN, M1)]
-    forward = select_blocks({"to_revert": [], "to_apply": [M1, M2]}, index)
+    forward = scripts.select({"to_revert": [], "to_apply": [M1, M2]})
     assert [(b.direction, b.migration_id) for b in forward] == [(UP, M1), (UP, M2)]
 
 
-def test_select_blocks_refuses_missing_and_conflicting_blocks():
+def test_scripts_select_refuses_missing_and_conflicting_blocks():
     with pytest.raises(ScriptError, match="no rollback \\(Down\\) script block for migration " + M1):
-        select_blocks({"to_revert": [M1], "to_apply": []}, _index(EF8_FORWARD))
+        _scripts(EF8_FORWARD).select({"to_revert": [M1], "to_apply": []})
     edited = EF9_ROLLBACK.replace('DROP COLUMN "PhoneNumber"', 'DROP COLUMN "Phone"')
     with pytest.raises(ScriptError, match="appears in 2 different versions: s0.sql, s1.sql"):
-        select_blocks({"to_revert": [M2], "to_apply": []}, _index(EF9_ROLLBACK, edited))
+        _scripts(EF9_ROLLBACK, edited).select({"to_revert": [M2], "to_apply": []})
+
+
+def test_scripts_know_the_history_table_a_run_from_zero_creates(tmp_path):
+    (tmp_path / "forward.sql").write_text(EF8_FORWARD)
+    (tmp_path / "rollback.sql").write_text(EF9_ROLLBACK)
+    scripts = Scripts.load([str(tmp_path)], HistoryTable())
+    assert scripts.known_migrations() == [M1, M2]
+    assert [path for path, _ in scripts.preambles] == [str(tmp_path / "forward.sql")]
+    schema, id_column, version_column, preamble = scripts.created_history()
+    assert (schema, id_column, version_column) == (None, "MigrationId", "ProductVersion")
+    assert "CREATE TABLE IF NOT EXISTS" in preamble[0].sql
+    assert scripts.history_outside("public") == []
+    elsewhere = _scripts(EF8_FORWARD.replace('INSERT INTO "__EFMigrationsHistory"', 'INSERT INTO ef."__EFMigrationsHistory"'))
+    assert [mid for mid, _where in elsewhere.history_outside("public")] == [M1, M2]
+    assert _scripts(EF9_ROLLBACK).created_history() is None
+
+
+def test_scripts_load_names_patterns_that_match_nothing(tmp_path):
+    with pytest.raises(ScriptError, match="No script file matches .*missing"):
+        Scripts.load([str(tmp_path / "missing")], HistoryTable())
 
 
 def test_destructive_operations_found_in_statements():
@@ -188,6 +207,6 @@ def test_accept_data_loss_matching():
 def test_concurrent_index_cannot_run_in_a_transaction():
     text = 'CREATE INDEX CONCURRENTLY "IX_A" ON "A" ("B");\nINSERT INTO "__EFMigrationsHistory" ("MigrationId", ' \
            '"ProductVersion") VALUES (\'20260101000000_A\', \'8.0.0\');'
-    block = split_ef_script(text)[0]
+    block = split_ef_script(text)[1][0]
     assert transaction_incompatible(block.statements[0]) == "CREATE INDEX CONCURRENTLY"
     assert transaction_incompatible(block.history_statement) is None

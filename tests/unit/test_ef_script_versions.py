@@ -24,7 +24,7 @@ def _split(name):
     with open(os.path.join(CORPUS, name), encoding="utf-8") as fh:
         text = fh.read()
     history = HistoryTable(spec["history"]["table"], spec["history"]["schema"], spec["history"]["migration_id_column"])
-    return spec, text, split_ef_script(text, history, source=name)
+    return spec, text, split_ef_script(text, history, source=name)[1]
 
 
 def test_corpus_covers_every_ef_version_and_kind():

@@ -221,11 +221,6 @@ def write_json(path, data):
         raise
 
 
-def read_manifest(path):
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
 def read_own_manifest(path):
     """The manifest at ``path`` when it is a regular file (not a symlink) that pg_backup wrote, else None.
 

@@ -85,7 +85,7 @@ def database_comment(conn, name):
     return row[0] if row else None
 
 
-def create_database_like(conn, name, like=None, comment=None):
+def create_database_like(conn, name, like=None):
     """CREATE DATABASE ``name`` from template0 with the encoding and locale of database ``like`` (when it exists).
 
     ``conn`` must be in autocommit mode (CREATE DATABASE cannot run in a transaction).
@@ -100,8 +100,6 @@ def create_database_like(conn, name, like=None, comment=None):
                 options = " ENCODING %s LC_COLLATE %s LC_CTYPE %s" % tuple(
                     psycopg2.extensions.QuotedString(v).getquoted().decode("utf-8") for v in row)
         cur.execute("CREATE DATABASE %s TEMPLATE template0%s" % (quote_ident(name), options))
-        if comment:
-            cur.execute("COMMENT ON DATABASE %s IS %%s" % quote_ident(name), (comment,))
 
 
 def drop_database(conn, name):

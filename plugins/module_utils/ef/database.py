@@ -19,7 +19,7 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef import data_loss as dl
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef.history import read_history
 from ansible_collections.almafrica.rollback.plugins.module_utils.ef.migrations import migration_name
-from ansible_collections.almafrica.rollback.plugins.module_utils.ef.measure import measure_operation
+from ansible_collections.almafrica.rollback.plugins.module_utils.ef.measure import assess_data_loss, measure_operation
 from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact
 
 
@@ -180,95 +180,135 @@ def _lost_connection_message(exc, committing, where):
             % cause)
 
 
-def execute_blocks(conn, history, blocks, seen_history, expected, accepted, default_schema=None,
-                   lock_timeout=None, statement_timeout=None, create_history=(), accept_unverified=(), secrets=(),
-                   timings=None, rewrites=None):
-    """Run ``blocks`` in one transaction; returns ``(executed, data_loss)``. Raises on any failure after
-    rolling back. ``create_history``: the scripts' statements that create the history table, run first (as
-    ``dotnet ef database update`` creates it on a database EF has never migrated). Unverified statements run only
-    in migrations named in ``accept_unverified``; ``timings`` (a dict) gets the seconds each migration took,
-    ``rewrites`` (a list) each ALTER TABLE that could rewrite its table, and whether it did (its relfilenode
-    changed) or was metadata-only. A failing ADD FOREIGN KEY reports the first offending keys."""
-    executed, measured = [], []
-    for block in blocks:
-        if block.unverified() and not is_accepted_unverified(block.migration_id, accept_unverified):
-            first = block.unverified()[0]
-            raise ExecutionError("Migration %s has unverified statements (first at %s: %s) and is not in "
-                                 "accept_unverified. Nothing was changed." % (block.migration_id, first.where,
-                                                                              first.reason))
-    committing, where = False, None
-    cur = conn.cursor()
-    try:
-        if lock_timeout:
-            cur.execute("SELECT set_config('lock_timeout', %s, true)", (str(lock_timeout),))
-        if statement_timeout:
-            cur.execute("SELECT set_config('statement_timeout', %s, true)", (str(statement_timeout),))
-        for stmt in create_history:
-            cur.execute(stmt.sql)
+class PlanRun(object):
+    """One plan on a live database: what it would destroy, measured now in a transaction rolled back
+    (``assess``), then the plan itself in ONE transaction (``execute``). ``conn`` is in autocommit before and
+    after each step; each step takes its own transaction.
+
+    ``create_history``: the scripts' statements that create the history table, run first (as ``dotnet ef database
+    update`` creates it on a database EF has never migrated). Unverified statements run only in migrations named in
+    ``accept_unverified``. After ``execute``, ``timings`` holds the seconds each migration took and ``rewrites``
+    each ALTER TABLE that could rewrite its table, and whether it did (its relfilenode changed) or was metadata-only.
+    A failing ADD FOREIGN KEY reports the first offending keys.
+    """
+
+    def __init__(self, conn, history, blocks, applied, expected, accepted=(), accept_unverified=(),
+                 lock_timeout=None, statement_timeout=None, create_history=(), secrets=()):
+        self.conn, self.history, self.blocks = conn, history, blocks
+        self.applied, self.expected = applied, expected
+        self.accepted, self.accept_unverified = accepted, accept_unverified
+        self.lock_timeout = lock_timeout
+        self.statement_timeout = None if statement_timeout in (None, "0", "") else statement_timeout
+        self.create_history = create_history
+        self.secrets = [s for s in secrets if s]
+        self.timings, self.rewrites = {}, []
+
+    def assess(self):
+        """Data-loss entries of every measured statement of the plan, measured against the database now."""
+        self.conn.autocommit = False
         try:
-            cur.execute("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE" % history.qualified)
-        except psycopg2.errors.LockNotAvailable:
-            raise LockBusy("Could not lock %s within lock_timeout (%s): an application or another tool is "
-                           "migrating or holding it. Nothing was changed." % (history.qualified, lock_timeout))
-        now = [r[0] for r in read_history(cur, history)]
-        if now != seen_history:
-            raise ExecutionError("The history changed between reading and locking it (now %s). Run again."
-                                 % (now[-1] if now else "empty"))
-        for block in blocks:
-            started = time.monotonic()
-            for stmt in block.all_statements():
-                where = "migration %s at %s" % (block.migration_id, stmt.where)
-                for op in stmt.ops:
-                    entries = measure_operation(cur, op, block.migration_id, stmt.where, lock=True)
-                    measured.extend(entries)
-                    refused = dl.unaccepted(entries, accepted)
-                    if refused:
-                        raise DataLossRefused(refused)
-                fk = foreign_key_added(stmt)
-                if fk:
-                    cur.execute("SAVEPOINT almafrica_fk")
-                rewrite = rewrite_candidate(stmt)
-                before = _relfilenode(cur, rewrite) if rewrite and rewrites is not None else None
-                try:
-                    cur.execute(stmt.sql)
-                except psycopg2.Error as exc:
-                    if conn.closed:
-                        raise
-                    details = _failure_details(block, stmt, exc, secrets)
-                    if fk and exc.pgcode == "23503":
-                        details["offending_keys"] = _query_offending_keys(cur, fk)
-                    raise ExecutionError(
-                        "Migration %s (%s) failed at %s: %s\nStatement: %s\nThe transaction was rolled back: "
-                        "schema and history are exactly as before." % (
-                            block.migration_id, block.direction, stmt.where, redact(str(exc).strip(), secrets),
-                            redact(stmt.sql[:500], secrets)), details)
-                if fk:
-                    cur.execute("RELEASE SAVEPOINT almafrica_fk")
-                if before is not None:
-                    after_node = _relfilenode(cur, rewrite)
-                    rewrites.append({"migration": block.migration_id, "table": after_node[1], "statement": stmt.where,
-                                     "rewritten": before[0] != after_node[0]})
-            executed.append({"migration": block.migration_id, "direction": block.direction, "source": block.source})
-            if timings is not None:
-                timings[block.migration_id] = round(time.monotonic() - started, 3)
-        after = [r[0] for r in read_history(cur, history)]
-        if after != expected:
-            raise ExecutionError("After running the scripts the history is %s, not the planned %s: the scripts do not "
-                                 "match the database. The transaction was rolled back."
-                                 % (after[-1:] or "empty", expected[-1:] or "empty"))
-        committing, where = True, None
-        conn.commit()
-    except BaseException as exc:
+            with self.conn.cursor() as cur:
+                return assess_data_loss(cur, self.blocks)
+        finally:
+            self._back_to_autocommit()
+
+    def execute(self):
+        """Run the plan in one transaction; returns ``(executed, data_loss)``. Raises after rolling back on any
+        failure: ExecutionError (ConnectionLost), DataLossRefused, LockBusy."""
+        self.conn.autocommit = False
         try:
-            conn.rollback()
+            return self._execute()
+        finally:
+            self._back_to_autocommit()
+
+    def _back_to_autocommit(self):
+        try:
+            self.conn.rollback()  # after a commit there is nothing left to undo; the measuring reads are discarded
+            self.conn.autocommit = True
         except psycopg2.Error:
-            pass  # the connection is gone: the server has discarded the transaction with the session
-        if conn.closed and isinstance(exc, psycopg2.Error):
-            raise ConnectionLost(_lost_connection_message(redact(str(exc), secrets), committing, where))
-        raise
-    finally:
+            pass  # the connection is gone: the error that broke it is the one to report
+
+    def _execute(self):
+        executed, measured = [], []
+        for block in self.blocks:
+            if block.unverified() and not is_accepted_unverified(block.migration_id, self.accept_unverified):
+                first = block.unverified()[0]
+                raise ExecutionError("Migration %s has unverified statements (first at %s: %s) and is not in "
+                                     "accept_unverified. Nothing was changed." % (block.migration_id, first.where,
+                                                                                  first.reason))
+        committing, where = False, None
+        conn, history, secrets = self.conn, self.history, self.secrets
+        cur = conn.cursor()
         try:
-            cur.close()
-        except psycopg2.Error:
-            pass
-    return executed, measured
+            if self.lock_timeout:
+                cur.execute("SELECT set_config('lock_timeout', %s, true)", (str(self.lock_timeout),))
+            if self.statement_timeout:
+                cur.execute("SELECT set_config('statement_timeout', %s, true)", (str(self.statement_timeout),))
+            for stmt in self.create_history:
+                cur.execute(stmt.sql)
+            try:
+                cur.execute("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE" % history.qualified)
+            except psycopg2.errors.LockNotAvailable:
+                raise LockBusy("Could not lock %s within lock_timeout (%s): an application or another tool is "
+                               "migrating or holding it. Nothing was changed." % (history.qualified, self.lock_timeout))
+            now = [r[0] for r in read_history(cur, history)]
+            if now != self.applied:
+                raise ExecutionError("The history changed between reading and locking it (now %s). Run again."
+                                     % (now[-1] if now else "empty"))
+            for block in self.blocks:
+                started = time.monotonic()
+                for stmt in block.all_statements():
+                    where = "migration %s at %s" % (block.migration_id, stmt.where)
+                    for op in stmt.ops:
+                        entries = measure_operation(cur, op, block.migration_id, stmt.where, lock=True)
+                        measured.extend(entries)
+                        refused = dl.unaccepted(entries, self.accepted)
+                        if refused:
+                            raise DataLossRefused(refused)
+                    fk = foreign_key_added(stmt)
+                    if fk:
+                        cur.execute("SAVEPOINT almafrica_fk")
+                    rewrite = rewrite_candidate(stmt)
+                    before = _relfilenode(cur, rewrite) if rewrite else None
+                    try:
+                        cur.execute(stmt.sql)
+                    except psycopg2.Error as exc:
+                        if conn.closed:
+                            raise
+                        details = _failure_details(block, stmt, exc, secrets)
+                        if fk and exc.pgcode == "23503":
+                            details["offending_keys"] = _query_offending_keys(cur, fk)
+                        raise ExecutionError(
+                            "Migration %s (%s) failed at %s: %s\nStatement: %s\nThe transaction was rolled back: "
+                            "schema and history are exactly as before." % (
+                                block.migration_id, block.direction, stmt.where, redact(str(exc).strip(), secrets),
+                                redact(stmt.sql[:500], secrets)), details)
+                    if fk:
+                        cur.execute("RELEASE SAVEPOINT almafrica_fk")
+                    if before is not None:
+                        after_node = _relfilenode(cur, rewrite)
+                        self.rewrites.append({"migration": block.migration_id, "table": after_node[1], "statement": stmt.where,
+                                         "rewritten": before[0] != after_node[0]})
+                executed.append({"migration": block.migration_id, "direction": block.direction, "source": block.source})
+                self.timings[block.migration_id] = round(time.monotonic() - started, 3)
+            after = [r[0] for r in read_history(cur, history)]
+            if after != self.expected:
+                raise ExecutionError("After running the scripts the history is %s, not the planned %s: the scripts do not "
+                                     "match the database. The transaction was rolled back."
+                                     % (after[-1:] or "empty", self.expected[-1:] or "empty"))
+            committing, where = True, None
+            conn.commit()
+        except BaseException as exc:
+            try:
+                conn.rollback()
+            except psycopg2.Error:
+                pass  # the connection is gone: the server has discarded the transaction with the session
+            if conn.closed and isinstance(exc, psycopg2.Error):
+                raise ConnectionLost(_lost_connection_message(redact(str(exc), secrets), committing, where))
+            raise
+        finally:
+            try:
+                cur.close()
+            except psycopg2.Error:
+                pass
+        return executed, measured

@@ -441,11 +441,6 @@ def _statements_of(text, source, history, pieces, resplit=True):
     return items, notable, locator
 
 
-def split_ef_script(text, history=None, source=None):
-    """Split one EF-generated script into per-migration Blocks, in script order."""
-    return split_ef_script_with_preamble(text, history, source)[1]
-
-
 def _short(sql):
     sql = " ".join(sql.split())
     return sql if len(sql) <= 120 else sql[:117] + "..."
@@ -481,7 +476,7 @@ def _flatten(items, notable, locator, source):
     return flat, list(range(len(flat)))
 
 
-def split_ef_script_with_preamble(text, history=None, source=None):
+def split_ef_script(text, history=None, source=None):
     """``(preamble, blocks)``: the statements that create the history table (scripts from 0 start with EF's
     ``CREATE TABLE IF NOT EXISTS "__EFMigrationsHistory"``, after the schema it needs), then the Blocks.
 
@@ -555,17 +550,6 @@ def split_ef_script_with_preamble(text, history=None, source=None):
             raise _outside(at(start), "after COMMIT and before the next START TRANSACTION")
         raise _no_migration([at(k) for k in range(start, len(items))], history)
     return preamble, blocks
-
-
-def history_columns(preamble, history):
-    """``(id_column, version_column)`` of the history table as the preamble's CREATE TABLE names them."""
-    for stmt in preamble:
-        if _is_history_create(stmt.node, history):
-            names = [e.colname for e in stmt.node.tableElts or () if isinstance(e, ast.ColumnDef)]
-            id_col = next((n for n in names if n.lower().replace("_", "") == "migrationid"), None)
-            version = next((n for n in names if n.lower().replace("_", "") == "productversion"), None)
-            return id_col, version
-    return None, None
 
 
 def other_history_tables(text):
@@ -647,59 +631,99 @@ def read_script(path):
         raise ScriptError("Cannot read script %s: not UTF-8 (%s)" % (path, exc))
 
 
-def load_blocks(paths, history, preambles=None):
-    """Read and split every script: ``{(migration_id, direction): [Block, ...]}``; history-table preambles found
-    are appended to ``preambles`` when a list is given."""
-    index = {}
-    for path in paths:
-        text = read_script(path)
+class Scripts(object):
+    """The EF scripts of one run, each file read and split once: the blocks of every (migration, direction), and
+    the statements that create the history table (``preambles``: scripts from 0 start with them, after the schema
+    they need), by file.
+
+        scripts = Scripts.load(["/srv/release/migrations/"], HistoryTable())
+        blocks = scripts.select(plan)
+    """
+
+    def __init__(self, history, index=None, preambles=None):
+        self.history = history
+        self.index = index or {}          # {(migration_id, direction): [Block, ...]}
+        self.preambles = preambles or []  # [(path, [ScriptStatement, ...])]
+
+    @classmethod
+    def load(cls, patterns, history):
+        """Read and split every file that ``patterns`` name (paths, globs, directories). Raises ScriptError for a
+        pattern that matches nothing, an unreadable or non-EF file, or a file that holds no migration."""
+        paths, missing = expand_script_paths(patterns)
+        if missing:
+            raise ScriptError("No script file matches %s." % ", ".join(missing))
+        scripts = cls(history)
+        for path in paths:
+            scripts.add(path, read_script(path))
+        return scripts
+
+    def add(self, path, text):
+        history = self.history
         try:
-            preamble, blocks = split_ef_script_with_preamble(text, history, source=path)
+            preamble, blocks = split_ef_script(text, history, source=path)
         except ScriptError as exc:
             others = other_history_tables(text) - {history.table} if "belong to no migration" in str(exc) else ()
             if others:
                 raise ScriptError("%s It writes %s instead: set history_table/history_schema to match the database."
                                   % (exc, ", ".join(sorted(others))))
             raise
-        if preamble and preambles is not None:
-            preambles.append(preamble)
+        if preamble:
+            self.preambles.append((path, preamble))
         if not blocks:
             raise ScriptError("%s holds no EF migration for history table %s." % (path, history.table))
         for block in blocks:
-            index.setdefault((block.migration_id, block.direction), []).append(block)
-    return index
+            self.index.setdefault((block.migration_id, block.direction), []).append(block)
 
+    def known_migrations(self):
+        return sorted({mid for mid, _direction in self.index})
 
-def known_migrations(index):
-    return sorted({mid for mid, _direction in index})
+    def created_history(self):
+        """``(schema, id_column, version_column, preamble)`` of the first preamble that creates the history table
+        with a MigrationId column (``schema`` None when it names none), else None."""
+        for _path, preamble in self.preambles:
+            for stmt in preamble:
+                if not _is_history_create(stmt.node, self.history):
+                    continue
+                names = [e.colname for e in stmt.node.tableElts or () if isinstance(e, ast.ColumnDef)]
+                id_col = next((n for n in names if n.lower().replace("_", "") == "migrationid"), None)
+                version = next((n for n in names if n.lower().replace("_", "") == "productversion"), None)
+                if id_col:
+                    return stmt.node.relation.schemaname, id_col, version, preamble
+        return None
 
+    def history_outside(self, schema):
+        """Where a block's history statement names a schema other than ``schema`` (the history table a run from 0
+        creates): ``[(migration_id, where)]``. The scripts were split before that schema was known."""
+        return [(b.migration_id, b.history_statement.where) for blocks in self.index.values() for b in blocks
+                if getattr(b.history_statement.node, "relation", None) is not None
+                and b.history_statement.node.relation.schemaname not in (None, schema)]
 
-def select_blocks(plan, index):
-    """The blocks a plan needs, in plan order: reverts (newest first), then applies (oldest first).
+    def select(self, plan):
+        """The blocks a plan needs, in plan order: reverts (newest first), then applies (oldest first).
 
-    Every planned step needs exactly one block; several copies are fine when they are the same statements.
-    """
-    steps = [(m, DOWN) for m in plan["to_revert"]] + [(m, UP) for m in plan["to_apply"]]
-    selected, problems = [], []
-    for mid, direction in steps:
-        candidates = index.get((mid, direction), [])
-        distinct = {}
-        for block in candidates:
-            # Comparing needs parse trees: only when there are copies to compare.
-            distinct.setdefault(block.key() if len(candidates) > 1 else None, block)
-        if not distinct:
-            kind = "rollback (Down)" if direction == DOWN else "forward (Up)"
-            problems.append("no %s script block for migration %s" % (kind, mid))
-        elif len(distinct) > 1:
-            problems.append("migration %s (%s) appears in %d different versions: %s"
-                            % (mid, direction, len(distinct), ", ".join(sorted({b.source for b in candidates}))))
-        else:
-            selected.append(next(iter(distinct.values())))
-    if problems:
-        raise ScriptError("The scripts do not cover the plan: %s. Generate the missing scripts with "
-                          "'dotnet ef migrations script <from> <to> --output <file>' (for a rollback, <from> is the "
-                          "newer migration) and give them in 'scripts'." % "; ".join(problems))
-    return selected
+        Every planned step needs exactly one block; several copies are fine when they are the same statements.
+        """
+        steps = [(m, DOWN) for m in plan["to_revert"]] + [(m, UP) for m in plan["to_apply"]]
+        selected, problems = [], []
+        for mid, direction in steps:
+            candidates = self.index.get((mid, direction), [])
+            distinct = {}
+            for block in candidates:
+                # Comparing needs parse trees: only when there are copies to compare.
+                distinct.setdefault(block.key() if len(candidates) > 1 else None, block)
+            if not distinct:
+                kind = "rollback (Down)" if direction == DOWN else "forward (Up)"
+                problems.append("no %s script block for migration %s" % (kind, mid))
+            elif len(distinct) > 1:
+                problems.append("migration %s (%s) appears in %d different versions: %s"
+                                % (mid, direction, len(distinct), ", ".join(sorted({b.source for b in candidates}))))
+            else:
+                selected.append(next(iter(distinct.values())))
+        if problems:
+            raise ScriptError("The scripts do not cover the plan: %s. Generate the missing scripts with "
+                              "'dotnet ef migrations script <from> <to> --output <file>' (for a rollback, <from> is "
+                              "the newer migration) and give them in 'scripts'." % "; ".join(problems))
+        return selected
 
 
 def transaction_incompatible(statement):
