@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.web.json_match import (
-    MISSING, format_mismatches, format_path, get_path, match_subset, project, split_path,
+    MISSING, format_mismatches, format_path, match_subset, project, resolve, split_path,
 )
 
 DOC = {
@@ -36,16 +36,15 @@ def test_format_path_round_trips_escaped_dots():
     assert format_path([]) == "$"
 
 
-def test_get_path_walks_objects_and_lists():
-    assert get_path(DOC, "items.1.name") == "Kwame"
-    assert get_path(DOC, "items.-1.id") == 2
-    assert get_path(DOC, "build.labels.app\\.kubernetes\\.io/name") == "almafrica"
-    assert get_path(DOC, "") is DOC
-    assert get_path(DOC, "items.5.name", default=None) is None
-    with pytest.raises(KeyError, match="out of range"):
-        get_path(DOC, "items.5")
-    with pytest.raises(KeyError, match="not an object or a list"):
-        get_path(DOC, "version.major")
+def test_resolve_walks_objects_and_lists():
+    assert resolve(DOC, "items.1.name") == (True, "Kwame", ["items", "1", "name"])
+    assert resolve(DOC, "items.-1.id")[:2] == (True, 2)
+    assert resolve(DOC, "build.labels.app\\.kubernetes\\.io/name")[:2] == (True, "almafrica")
+    assert resolve(DOC, "") == (True, DOC, [])
+    ok, reason, walked = resolve(DOC, "items.5.name")
+    assert not ok and "out of range" in reason and walked == ["items", "5"]
+    ok, reason, _walked = resolve(DOC, "version.major")
+    assert not ok and "not an object or a list" in reason
 
 
 def test_nested_subset_matches():

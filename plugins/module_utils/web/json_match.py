@@ -98,16 +98,6 @@ def resolve(document, path):
     return True, value, walked
 
 
-def get_path(document, path, default=MISSING):
-    """The value at ``path``; ``default`` when absent (KeyError when no default is given)."""
-    ok, value, _walked = resolve(document, path)
-    if ok:
-        return value
-    if default is MISSING:
-        raise KeyError("%s: %s" % (format_path(split_path(path)), value))
-    return default
-
-
 def json_type(value):
     if value is None:
         return "null"
