@@ -275,7 +275,7 @@ def migrate(conn, release):
         raise
     finally:
         conn.autocommit = True
-    return [mid for mid, _ in pending]
+    return [mid for mid, _ignored in pending]
 
 
 # -- the server ------------------------------------------------------------------------------------
@@ -406,7 +406,7 @@ class Almafrica:
         return {"token": token, "expiresIn": TOKEN_LIFETIME}
 
     def authenticate(self, header):
-        scheme, _, token = (header or "").partition(" ")
+        scheme, _ignored, token = (header or "").partition(" ")
         with self._lock:
             entry = self.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
         if entry is None or entry[1] < time.monotonic():
@@ -506,10 +506,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if method != "HEAD":
-            self.wfile.write(body)
+        # logged before the body goes out: a client that has its answer finds the request in the log (a client
+        # that stops the application right after would otherwise race the handler thread's log line)
         log_event("request", method=method, path=url.path, status=status,
                   durationMs=round((time.monotonic() - started) * 1000, 1))
+        if method != "HEAD":
+            self.wfile.write(body)
 
     def _inject_faults(self, path):
         faults = self.app.faults
