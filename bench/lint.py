@@ -162,7 +162,7 @@ def write_folder(folder, count, entities_per_designer):
 def parse_only(folder):
     """The raw tool: read every .cs file and parse it with tree-sitter, nothing else."""
     parser = csharp_parser()
-    sources, _ = find_source_files(folder)
+    sources, _ignored = find_source_files(folder)
     for path in sources:
         with open(path, "rb") as fh:
             parser.parse(fh.read())
@@ -184,7 +184,7 @@ def main():
         lines = sum(open(os.path.join(folder, f), encoding="utf-8").read().count("\n") for f in files)
         load_before = os.getloadavg()[0]
         parse_times, lint_times, parse_cpu, lint_cpu, result = [], [], [], [], None
-        for _ in range(args.repeat):
+        for _ignored in range(args.repeat):
             started, cpu = time.perf_counter(), time.process_time()
             parse_only(folder)
             parse_times.append(time.perf_counter() - started)

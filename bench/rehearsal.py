@@ -92,12 +92,12 @@ class Prober(threading.Thread):
             t = time.monotonic()
             if self.token is None:
                 self._login()
-            status, _ = _request(self.app_url + "/api/orders?limit=1", token=self.token)
+            status, _ignored = _request(self.app_url + "/api/orders?limit=1", token=self.token)
             if status == 401:  # the application restarted: tokens do not survive it
                 self._login()
-                status, _ = _request(self.app_url + "/api/orders?limit=1", token=self.token)
+                status, _ignored = _request(self.app_url + "/api/orders?limit=1", token=self.token)
             self.samples.append((t, "orders", status))
-            health, _ = _request(self.app_url + "/health")
+            health, _ignored = _request(self.app_url + "/health")
             self.samples.append((t, "health", health))
             self.stop_event.wait(max(0.0, self.interval - (time.monotonic() - t)))
 
@@ -187,8 +187,8 @@ def run_raw(k, secrets, backup_dir):
     t = time.monotonic()
     api, uuid, token = k["coolify"]["url"] + "/api/v1", k["environments"]["staging"]["app_uuid"], \
         secrets["stage_coolify_token"]
-    status, _ = _request("%s/applications/%s" % (api, uuid), "PATCH", {"docker_registry_image_tag": "v1.1.0"},
-                         token=token)
+    status, _ignored = _request("%s/applications/%s" % (api, uuid), "PATCH",
+                                {"docker_registry_image_tag": "v1.1.0"}, token=token)
     assert status == 200, status
     status, body = _request("%s/deploy?uuid=%s" % (api, uuid), "POST", token=token)
     dep = body["deployments"][0]["deployment_uuid"]
@@ -247,7 +247,7 @@ def sized_runs(kinds, runs, size, results):
             started = time.monotonic()
             final = grow(k, size)
             print("database grown to %.0f MB in %.0f s" % (final / 2**20, time.monotonic() - started), flush=True)
-            for _ in range(runs):
+            for _ignored in range(runs):
                 for kind in kinds:
                     results[kind].append(measure(k, tmp, reports, kind))
                     print("  %s: %.1f s" % (kind, results[kind][-1]["total"]), flush=True)
@@ -269,7 +269,7 @@ def main():
     if opts.size:
         sized_runs(kinds, opts.runs, gen_db.parse_size(opts.size), results)
     else:
-        for _ in range(opts.runs):
+        for _ignored in range(opts.runs):
             for kind in kinds:  # side by side in the same run, alternating
                 results[kind].append(one_run(kind))
 

@@ -48,7 +48,7 @@ MIX = (
 
 def generate(statements, per_migration):
     migrations = max(1, statements // per_migration)
-    pattern = [text for weight, text in MIX for _ in range(weight)]
+    pattern = [text for weight, text in MIX for _ignored in range(weight)]
     parts, ids, n = [], [], 0
     for m in range(migrations, 0, -1):
         mid = "%014d_M%d" % (20260000000000 + m, m)

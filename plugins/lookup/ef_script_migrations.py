@@ -74,7 +74,7 @@ class LookupModule(LookupBase):
             raise AnsibleLookupError("ef_script_migrations needs the Python library pglast on the controller: %s"
                                      % ef_script.PGLAST_IMPORT_ERROR)
         history = HistoryTable(self.get_option("history_table"), self.get_option("history_schema"),
-                                         self.get_option("history_id_column"))
+                               self.get_option("history_id_column"))
         try:
             return script_migrations([str(t) for t in terms], self.get_option("direction"), history)
         except ef_script.ScriptError as exc:

@@ -164,7 +164,7 @@ def test_retention_never_follows_a_manifest_out_of_its_own_name(pg, alma, tmp_pa
     inside = snapshot_tree(dest)
     before = pg_dump_text(pg, alma)
 
-    result, _ = backup(pg, alma, dest, name=stamp(2), keep=1)
+    result, _ignored = backup(pg, alma, dest, name=stamp(2), keep=1)
     assert not result.get("failed"), result
     assert result["deleted"] == []
     assert (snapshot_tree(tmp_path / "victim_dir"), victim_file.read_text()) == outside
@@ -185,9 +185,9 @@ def test_retention_of_one_database_never_deletes_another_databases_backup(pg, tm
         build_ef_database(pg, db)
     try:
         dumps = {db: pg_dump_text(pg, db) for db in (space, underscore)}
-        first, _ = backup(pg, space, dest, name="backup_before_rollback_alma_x_20260101_000000", keep=1)
+        first, _ignored = backup(pg, space, dest, name="backup_before_rollback_alma_x_20260101_000000", keep=1)
         assert not first.get("failed"), first
-        second, _ = backup(pg, underscore, dest, name="backup_before_rollback_alma_x_20260102_000000", keep=1)
+        second, _ignored = backup(pg, underscore, dest, name="backup_before_rollback_alma_x_20260102_000000", keep=1)
         assert not second.get("failed"), second
         assert second["deleted"] == [] and os.path.exists(first["path"]) and os.path.exists(first["manifest"])
         assert {db: pg_dump_text(pg, db) for db in (space, underscore)} == dumps
@@ -199,22 +199,22 @@ def test_retention_of_one_database_never_deletes_another_databases_backup(pg, tm
 
 def test_localhost_and_127_0_0_1_are_different_series(pg, alma, tmp_path):
     dest = tmp_path / "dest"
-    first, _ = backup(pg, alma, dest, name=stamp(1), keep=1)
+    first, _ignored = backup(pg, alma, dest, name=stamp(1), keep=1)
     assert not first.get("failed"), first
-    second, _ = vvv(pg, dict(pg.login_args(alma), login_host="localhost", dest=str(dest), format="custom",
-                             name=stamp(2), keep=1))
+    second, _ignored = vvv(pg, dict(pg.login_args(alma), login_host="localhost", dest=str(dest), format="custom",
+                                    name=stamp(2), keep=1))
     assert not second.get("failed"), second
     assert second["deleted"] == [] and os.path.exists(first["path"])
     # the same server spelled the same way is the same series: now the older one goes
-    third, _ = backup(pg, alma, dest, name=stamp(3), keep=1)
+    third, _ignored = backup(pg, alma, dest, name=stamp(3), keep=1)
     assert third["deleted"] == [first["path"]] and os.path.exists(second["path"])
 
 
 def test_a_rerun_under_a_name_that_holds_another_databases_backup_is_refused(pg, alma, other_db, tmp_path):
     build_ef_database(pg, other_db)
-    first, _ = backup(pg, alma, tmp_path, name="shared")
+    first, _ignored = backup(pg, alma, tmp_path, name="shared")
     assert not first.get("failed"), first
-    again, _ = backup(pg, other_db, tmp_path, name="shared")
+    again, _ignored = backup(pg, other_db, tmp_path, name="shared")
     assert again.get("failed") and "is a backup of %s@" % alma in again["msg"], again
 
 
@@ -225,16 +225,16 @@ def test_restore_of_another_databases_backup_is_refused_unless_allowed(pg, alma,
     with conn.cursor() as cur:
         cur.execute("CREATE TABLE mine (id int); INSERT INTO mine SELECT generate_series(1, 10)")
     conn.close()
-    made, _ = backup(pg, alma, tmp_path, name="alma")
+    made, _ignored = backup(pg, alma, tmp_path, name="alma")
     other_before, alma_before = pg_dump_text(pg, other_db), pg_dump_text(pg, alma)
 
-    refused, _ = restore(pg, other_db, made["path"])
+    refused, _ignored = restore(pg, other_db, made["path"])
     assert refused.get("failed")
     assert "it is a backup of database %r" % alma in refused["msg"] and "allow_other_database" in refused["msg"]
     assert pg_dump_text(pg, other_db) == other_before and pg_dump_text(pg, alma) == alma_before
 
     # the documented way out: allow_other_database replaces the database with the backup
-    allowed, _ = restore(pg, other_db, made["path"], allow_other_database=True)
+    allowed, _ignored = restore(pg, other_db, made["path"], allow_other_database=True)
     assert not allowed.get("failed"), allowed
     after = pg_dump_text(pg, other_db)
     assert all(line in after for line in alma_before.splitlines() if line.startswith("COPY "))
@@ -242,7 +242,7 @@ def test_restore_of_another_databases_backup_is_refused_unless_allowed(pg, alma,
 
 
 def test_restore_refuses_while_others_are_connected_and_names_them(pg, alma, tmp_path):
-    made, _ = backup(pg, alma, tmp_path, name="pre")
+    made, _ignored = backup(pg, alma, tmp_path, name="pre")
     pg.execute(alma, 'DELETE FROM "Payments"')
     changed = pg_dump_text(pg, alma)
     import psycopg2
@@ -253,7 +253,7 @@ def test_restore_refuses_while_others_are_connected_and_names_them(pg, alma, tmp
         with app.cursor() as cur:
             cur.execute("SELECT pg_backend_pid()")
             app_pid = cur.fetchone()[0]
-        refused, _ = restore(pg, alma, made["path"])
+        refused, _ignored = restore(pg, alma, made["path"])
         assert refused.get("failed") and "other session(s) are connected" in refused["msg"]
         assert "pid %d" % app_pid in refused["msg"] and "Almafrica.Api" in refused["msg"]
         assert "terminate_sessions" in refused["msg"]
@@ -284,7 +284,7 @@ def _connection_is_dead(conn):
 def test_restore_refuses_manifests_that_are_not_ours_or_point_elsewhere(pg, alma, tmp_path, how):
     dest = tmp_path / "dest"
     dest.mkdir()
-    made, _ = backup(pg, alma, tmp_path / "real", name="real")
+    made, _ignored = backup(pg, alma, tmp_path / "real", name="real")
     victim = tmp_path / "victim.dump"
     with open(made["path"], "rb") as src:
         victim.write_bytes(src.read())
@@ -302,14 +302,14 @@ def test_restore_refuses_manifests_that_are_not_ours_or_point_elsewhere(pg, alma
     pg.execute(alma, 'DELETE FROM "Payments"')
     changed = pg_dump_text(pg, alma)
     assert changed != before
-    refused, _ = restore(pg, alma, manifest)
+    refused, _ignored = restore(pg, alma, manifest)
     assert refused.get("failed") and "refusing to restore" in refused["msg"].lower(), refused
     assert pg_dump_text(pg, alma) == changed
     assert victim.exists()
 
 
 def test_a_version_1_manifest_of_ours_still_restores(pg, alma, tmp_path):
-    made, _ = backup(pg, alma, tmp_path, name="old")
+    made, _ignored = backup(pg, alma, tmp_path, name="old")
     data = json.loads(open(made["manifest"], encoding="utf-8").read())
     data["manifest_version"] = 1
     os.unlink(made["manifest"])
@@ -317,7 +317,7 @@ def test_a_version_1_manifest_of_ours_still_restores(pg, alma, tmp_path):
         json.dump(data, fh)
     before = pg_dump_text(pg, alma)
     pg.execute(alma, 'DELETE FROM "Payments"')
-    done, _ = restore(pg, alma, made["path"])
+    done, _ignored = restore(pg, alma, made["path"])
     assert not done.get("failed"), done
     assert done["manifest"] == str(tmp_path / "old.json")
     assert pg_dump_text(pg, alma) == before
@@ -340,7 +340,7 @@ def test_a_foreign_file_under_the_manifest_name_is_never_overwritten(pg, alma, t
     legacy.write_text("a user's nb.json")
     before_files = snapshot_tree(tmp_path)
     before = pg_dump_text(pg, alma)
-    result, _ = backup(pg, alma, tmp_path, name="nb")
+    result, _ignored = backup(pg, alma, tmp_path, name="nb")
     assert result.get("failed") and "was not written by pg_backup" in result["msg"], result
     assert snapshot_tree(tmp_path) == before_files
     assert pg_dump_text(pg, alma) == before
@@ -348,7 +348,7 @@ def test_a_foreign_file_under_the_manifest_name_is_never_overwritten(pg, alma, t
 
 def test_the_old_manifest_name_is_no_longer_written(pg, alma, tmp_path):
     (tmp_path / "nb.json").write_text("a user's nb.json")
-    result, _ = backup(pg, alma, tmp_path, name="nb")
+    result, _ignored = backup(pg, alma, tmp_path, name="nb")
     assert not result.get("failed"), result
     assert (tmp_path / "nb.json").read_text() == "a user's nb.json"
     assert result["manifest"] == str(tmp_path / "nb.pg_backup.json")
@@ -362,7 +362,7 @@ def test_a_second_run_waits_for_the_lock_then_fails_clearly(pg, alma, tmp_path):
     os.write(fd, b"test-holder pid 1\n")
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        result, _ = backup(pg, alma, tmp_path, name="same", lock_wait_timeout="1s")
+        result, _ignored = backup(pg, alma, tmp_path, name="same", lock_wait_timeout="1s")
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
@@ -378,7 +378,7 @@ def test_two_runs_at_once_give_one_backup_and_one_result(pg, alma, tmp_path):
     def one():
         results.append(backup(pg, alma, tmp_path, name="same", lock_wait_timeout="5min")[0])
 
-    threads = [threading.Thread(target=one) for _ in range(2)]
+    threads = [threading.Thread(target=one) for _ignored in range(2)]
     for t in threads:
         t.start()
     for t in threads:
@@ -393,7 +393,7 @@ def test_two_runs_at_once_give_one_backup_and_one_result(pg, alma, tmp_path):
 
 
 def test_retention_skips_a_backup_another_run_holds(pg, alma, tmp_path):
-    old, _ = backup(pg, alma, tmp_path, name=stamp(1))
+    old, _ignored = backup(pg, alma, tmp_path, name=stamp(1))
     lock_path = tmp_path / (".%s.pg_backup.lock" % stamp(1))
     fd = os.open(str(lock_path), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)  # as a restore of that backup would
@@ -406,7 +406,7 @@ def test_retention_skips_a_backup_another_run_holds(pg, alma, tmp_path):
     assert result["deleted"] == [] and os.path.exists(old["path"]) and os.path.exists(old["manifest"])
     assert "another pg_backup run holds its lock" in output
     # once released, the next run does delete it
-    again, _ = backup(pg, alma, tmp_path, name=stamp(3), keep=1)
+    again, _ignored = backup(pg, alma, tmp_path, name=stamp(3), keep=1)
     assert sorted(again["deleted"]) == sorted([old["path"], str(tmp_path / (stamp(2) + ".dump.zst"))])
 
 
@@ -415,7 +415,7 @@ def test_retention_skips_a_backup_another_run_holds(pg, alma, tmp_path):
 def test_retention_ignores_symlinked_manifests_and_symlinked_backups(pg, alma, tmp_path):
     dest = tmp_path / "dest"
     elsewhere = tmp_path / "elsewhere"
-    made, _ = backup(pg, alma, elsewhere, name=stamp(1))
+    made, _ignored = backup(pg, alma, elsewhere, name=stamp(1))
     os.makedirs(str(dest))
     os.symlink(made["manifest"], str(dest / (stamp(1) + ".pg_backup.json")))  # a symlinked manifest of ours
     victim = tmp_path / "victim.txt"
@@ -434,7 +434,7 @@ def test_retention_ignores_symlinked_manifests_and_symlinked_backups(pg, alma, t
 def test_a_manifest_of_another_tool_is_never_acted_on(pg, alma, tmp_path):
     forge_manifest(tmp_path, stamp(1), tool="pgbackrest", database=alma, port=pg.port)
     (tmp_path / (stamp(1) + ".dump")).write_text("pgbackrest's")
-    result, _ = backup(pg, alma, tmp_path, name=stamp(2), keep=1)
+    result, _ignored = backup(pg, alma, tmp_path, name=stamp(2), keep=1)
     assert not result.get("failed") and result["deleted"] == [], result
     assert (tmp_path / (stamp(1) + ".dump")).read_text() == "pgbackrest's"
 
@@ -442,11 +442,11 @@ def test_a_manifest_of_another_tool_is_never_acted_on(pg, alma, tmp_path):
 def test_dest_behind_a_symlink_works_and_retention_stays_inside(pg, alma, tmp_path):
     real = tmp_path / "real"
     link = tmp_path / "link"
-    first, _ = backup(pg, alma, real, name=stamp(1))
+    first, _ignored = backup(pg, alma, real, name=stamp(1))
     os.symlink(str(real), str(link))
     neighbour = tmp_path / (stamp(1) + ".dump.zst")  # same name, outside dest: not ours to delete
     neighbour.write_text("beside dest")
-    result, _ = backup(pg, alma, link, name=stamp(2), keep=1)
+    result, _ignored = backup(pg, alma, link, name=stamp(2), keep=1)
     assert not result.get("failed"), result
     assert result["deleted"] == [str(link / (stamp(1) + ".dump.zst"))]
     assert not os.path.exists(first["path"]) and neighbour.read_text() == "beside dest"
@@ -457,7 +457,7 @@ def test_dest_behind_a_symlink_works_and_retention_stays_inside(pg, alma, tmp_pa
 def test_names_that_escape_or_impersonate_are_refused_before_anything(pg, alma, tmp_path, name):
     dest = tmp_path / "dest"
     before = pg_dump_text(pg, alma)
-    result, _ = backup(pg, alma, dest, name=name)
+    result, _ignored = backup(pg, alma, dest, name=name)
     assert result.get("failed") and "Invalid backup name" in result["msg"], result
     assert not dest.exists() and os.listdir(tmp_path) == []
     assert pg_dump_text(pg, alma) == before
@@ -465,15 +465,15 @@ def test_names_that_escape_or_impersonate_are_refused_before_anything(pg, alma, 
 
 def test_keep_0_deletes_nothing(pg, alma, tmp_path):
     paths = [backup(pg, alma, tmp_path, name=stamp(d))[0]["path"] for d in (1, 2)]
-    result, _ = backup(pg, alma, tmp_path, name=stamp(3), keep=0)
+    result, _ignored = backup(pg, alma, tmp_path, name=stamp(3), keep=0)
     assert not result.get("failed") and result["deleted"] == [] and all(os.path.exists(p) for p in paths)
 
 
 def test_check_mode_retention_lists_but_deletes_nothing(pg, alma, tmp_path):
-    old, _ = backup(pg, alma, tmp_path, name=stamp(1))
+    old, _ignored = backup(pg, alma, tmp_path, name=stamp(1))
     forge_manifest(tmp_path, stamp(2), file="../x", database=alma, port=pg.port)
     before = snapshot_tree(tmp_path)
-    planned, _ = vvv(pg, dict(pg.login_args(alma), dest=str(tmp_path), format="custom", name=stamp(3), keep=1),
-                     check=True)
+    planned, _ignored = vvv(pg, dict(pg.login_args(alma), dest=str(tmp_path), format="custom", name=stamp(3), keep=1),
+                            check=True)
     assert not planned.get("failed") and planned["deleted"] == [old["path"]], planned
     assert snapshot_tree(tmp_path) == before

@@ -44,7 +44,7 @@ def _config():
 
 def _rendered_sections(config):
     """Fragment categories that appear in the changelog (the trivial section does not)."""
-    return {config.get("prelude_section_name", "release_summary")} | {name for name, _ in config["sections"]}
+    return {config.get("prelude_section_name", "release_summary")} | {name for name, _ignored in config["sections"]}
 
 
 def _fragments():

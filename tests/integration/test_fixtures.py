@@ -100,12 +100,12 @@ def test_scripts_have_the_ef_shape(dialect):
         release = name.split("_", 1)[1]
         ids = list(fx.MIGRATIONS) if release == "all" else fx.RELEASES[release]
         if name.startswith("migrate"):
-            assert [m for m, _ in inserts] == ids and not deletes, name
-            assert {v for _, v in inserts} == {pv}
+            assert [m for m, _ignored in inserts] == ids and not deletes, name
+            assert {v for _ignored, v in inserts} == {pv}
             from_zero = release in ("all", fx.RELEASE_ORDER[0])
             assert text.startswith('CREATE TABLE IF NOT EXISTS "__EFMigrationsHistory" (') == from_zero, name
         else:
-            assert [m for m in deletes] == list(reversed(ids)) and not inserts, name
+            assert list(deletes) == list(reversed(ids)) and not inserts, name
             assert "CREATE TABLE IF NOT EXISTS" not in text
         begins, commits = text.count("START TRANSACTION;"), text.count("COMMIT;")
         assert begins == commits == (1 if dialect == "ef9" else len(ids)), name

@@ -312,7 +312,7 @@ def test_toc_listing_passes_on_a_truncated_archive_but_full_verification_does_no
     subprocess.run(["pg_dump", "--format=custom", "--compress=1", "--file=" + archive], env=env, check=True)
     with open(archive, "r+b") as fh:
         fh.truncate(os.path.getsize(archive) // 2)
-    assert subprocess.run(["pg_restore", "--list", archive], env=env, capture_output=True).returncode == 0
+    assert subprocess.run(["pg_restore", "--list", archive], env=env, capture_output=True, check=False).returncode == 0
 
     conn = pg.connect(dbname, autocommit=False)
     snapshot = bdb.DumpSnapshot(conn)

@@ -77,7 +77,7 @@ def test_the_secret_scan_finds_every_form_and_never_prints_the_secret():
     for text in ('Password="p@ss ""w0rd"";x";', "url=p%40ss%20%22w0rd%22%3Bx", '{"pw": "p@ss \\"w0rd\\";x"}',
                  "PGPASSWORD='p@ss \"w0rd\";x'"):
         leaks = secret_leaks("line one\n" + text, {"db_password": secret})
-        assert [(name, line) for name, line, _ in leaks] == [("db_password", 2)], text
+        assert [(name, line) for name, line, _ignored in leaks] == [("db_password", 2)], text
         assert secret not in leaks[0][2] and "<db_password>" in leaks[0][2]
     assert secret_leaks("nothing here\n********", {"db_password": secret}) == []
 
@@ -276,7 +276,7 @@ def test_bundle_executor_rolls_back_and_forward_through_the_role(kit, tmp_path):
     log = tmp_path / "bundle.log"
     bundle = standin(tmp_path / "efbundle", "bundle", log)
     before = order_statuses(kit)
-    assert {s for _, s in before} != {0}  # the seed has orders in several states
+    assert {s for _ignored, s in before} != {0}  # the seed has orders in several states
     proc = kit.run("-e", "target=" + TARGET, "-e", "rollback_image_tag=v9.9.9", "-e", "rollback_require_image=false",
                    *extra(rollback_executor="bundle", rollback_bundle_path=bundle))
     assert proc.returncode == 2 and "failed in phase deploy" in proc.stdout
@@ -286,7 +286,7 @@ def test_bundle_executor_rolls_back_and_forward_through_the_role(kit, tmp_path):
     assert report["failure"]["database_left_at"] == LATEST
     assert kit.history() == M
     # Down() dropped Orders.Status and Up() re-added it with its default: the values are gone, as the plan said.
-    assert order_statuses(kit) == [(i, 0) for i, _ in before]
+    assert order_statuses(kit) == [(i, 0) for i, _ignored in before]
     assert "public.Orders.Status" in [e["object"] for e in report["data_loss"]]
 
 
@@ -306,7 +306,7 @@ def test_dotnet_ef_executor_rolls_back_and_forward_through_the_role(kit, tmp_pat
     report = kit.reports_of()[-1]
     assert report["failure"]["recovery"] == "roll_forward done", report["failure"]
     assert kit.history() == M
-    assert {s for _, s in order_statuses(kit)} == {0}  # Down() then Up(): the statuses were really dropped
+    assert {s for _ignored, s in order_statuses(kit)} == {0}  # Down() then Up(): the statuses were really dropped
 
 
 # -- notifications ------------------------------------------------------------------------------------------------

@@ -226,7 +226,7 @@ def check_data_loss_prediction(report, before_rows, acked, failed):
     if not report["executed"] or not migrate or migrate[0]["status"] != "ok":
         return {}
     cut = migrate[0]["finished"]
-    known = {key: values for key, values in before_rows.items()}
+    known = dict(before_rows)
     for key, (t, values) in _acked_records(acked).items():
         if t < cut and key not in known:
             known[key] = values

@@ -68,7 +68,7 @@ _CUID_ALPHABET = string.ascii_lowercase + string.digits
 
 def new_uuid():
     """A Coolify-style resource id (cuid2: 24 lowercase letters and digits, starting with a letter)."""
-    return secrets.choice(string.ascii_lowercase) + "".join(secrets.choice(_CUID_ALPHABET) for _ in range(23))
+    return secrets.choice(string.ascii_lowercase) + "".join(secrets.choice(_CUID_ALPHABET) for _ignored in range(23))
 
 
 def _now():
@@ -691,7 +691,7 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        headers = {k: v for k, v in self.headers.items()}
+        headers = dict(self.headers.items())
         answer = self.coolify.handle(self.command, split.path, split.query, headers, body)
         entry = {"method": self.command, "path": split.path, "query": split.query,
                  "authorized": "Authorization" in self.headers, "status": None, "body": None}
@@ -728,7 +728,7 @@ def _load_config(path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--config", required=True,
                         help="JSON: {tokens: {token: [abilities]}, applications: [{uuid, image_tag, envs, port, ...}],"
                              " images: {name: [tags]}, version, port, faults: {switch: value}}")

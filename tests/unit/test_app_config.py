@@ -92,7 +92,7 @@ def test_schema_problems():
 @pytest.mark.parametrize("release", RELEASES_KNOWN)
 def test_migration_blocks_of_every_ef8_script(release):
     blocks = migration_blocks(fixtures.split_statements(fixtures.read_sql(fixtures.migrate_script("ef8", release))))
-    assert [mid for mid, _ in blocks] == fixtures.RELEASES[release]
+    assert [mid for mid, _ignored in blocks] == fixtures.RELEASES[release]
     for _mid, statements in blocks:
         assert not any(s.upper().startswith(("START TRANSACTION", "COMMIT")) for s in statements)
         assert '"__EFMigrationsHistory"' in statements[-1]

@@ -16,7 +16,9 @@ def spec():
     return CoolifySpec()
 
 
-def check(spec, method, path, status, payload, query="", body=b"", headers=AUTH, response_headers=JSON):
+def check(spec, method, path, status, payload, query="", body=b"", headers=None, response_headers=None):
+    headers = AUTH if headers is None else headers
+    response_headers = JSON if response_headers is None else response_headers
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return spec.check(method, path, query, headers, body, status, response_headers, raw)
 

@@ -19,7 +19,7 @@ def write(folder, rel, text):
 
 def read_one(tmp_path, text, name="20260101000000_X.cs"):
     write(tmp_path, name, text)
-    files, _ = find_source_files(str(tmp_path))
+    files, _ignored = find_source_files(str(tmp_path))
     return [c for c in read_migrations(files, str(tmp_path)) if c.is_migration]
 
 

@@ -35,38 +35,38 @@ def render(op):
     """One ``migrationBuilder.X(...)`` statement for an operation tuple."""
     kind = op[0]
     if kind == "CreateTable":
-        _, table, schema = op
+        _ignored, table, schema = op
         return ('migrationBuilder.CreateTable(name: %s%s, columns: table => new { Id = table.Column<int>(type: "integer", '
                 'nullable: false) }, constraints: table => { table.PrimaryKey("PK_%s", x => x.Id); });'
                 % (q(table), schema_arg("schema", schema), table))
     if kind == "DropTable":
-        _, table, schema = op
+        _ignored, table, schema = op
         return "migrationBuilder.DropTable(name: %s%s);" % (q(table), schema_arg("schema", schema))
     if kind == "AddColumn":
-        _, table, column = op
+        _ignored, table, column = op
         return 'migrationBuilder.AddColumn<string>(name: %s, table: %s, type: "text", nullable: true);' % (q(column), q(table))
     if kind == "DropColumn":
-        _, table, column = op
+        _ignored, table, column = op
         return "migrationBuilder.DropColumn(name: %s, table: %s);" % (q(column), q(table))
     if kind == "RenameTable":
-        _, old, schema, new, new_schema = op
+        _ignored, old, schema, new, new_schema = op
         return "migrationBuilder.RenameTable(name: %s%s, newName: %s%s);" % (
             q(old), schema_arg("schema", schema), q(new), schema_arg("newSchema", new_schema))
     if kind == "RenameColumn":
-        _, table, old, new = op
+        _ignored, table, old, new = op
         return "migrationBuilder.RenameColumn(name: %s, table: %s, newName: %s);" % (q(old), q(table), q(new))
     if kind == "AlterColumn":
-        _, table, column, clr, nullable, default = op
+        _ignored, table, column, clr, nullable, default = op
         generic, store, _placeholder = next(c for c in CLR if c[0] == clr)
         return ("migrationBuilder.AlterColumn<%s>(name: %s, table: %s, type: %s, nullable: %s%s, oldClrType: typeof(%s), "
                 "oldType: %s%s);" % (generic, q(column), q(table), q(store), "true" if nullable else "false",
                                      ", defaultValue: %s" % default if default else "", generic, q(store),
                                      "" if nullable else ", oldNullable: true"))
     if kind == "CreateIndex":
-        _, table, column = op
+        _ignored, table, column = op
         return "migrationBuilder.CreateIndex(name: %s, table: %s, column: %s);" % (q("IX_%s_%s" % (table, column)), q(table), q(column))
     if kind == "DropIndex":
-        _, table, column = op
+        _ignored, table, column = op
         return "migrationBuilder.DropIndex(name: %s, table: %s);" % (q("IX_%s_%s" % (table, column)), q(table))
     if kind == "Sql":
         return "migrationBuilder.Sql(%s);" % q(op[1])
@@ -85,13 +85,13 @@ def inverse(op):
     if kind == "DropColumn":
         return ("AddColumn", op[1], op[2])
     if kind == "RenameTable":
-        _, old, schema, new, new_schema = op
+        _ignored, old, schema, new, new_schema = op
         moved = new_schema is not None and new_schema != schema
         return ("RenameTable", new, new_schema if moved else schema, old, schema if moved else None)
     if kind == "RenameColumn":
         return ("RenameColumn", op[1], op[3], op[2])
     if kind == "AlterColumn":
-        _, table, column, clr, nullable, _default = op
+        _ignored, table, column, clr, nullable, _default = op
         placeholder = next(c for c in CLR if c[0] == clr)[2]
         return ("AlterColumn", table, column, clr, not nullable, None if not nullable else placeholder)
     if kind == "CreateIndex":
@@ -143,9 +143,9 @@ def write_folder(folder, migrations):
 def test_any_sequence_of_operations_lints_to_a_well_formed_result(tmp_path, seed):
     rng = random.Random(seed)
     migrations = []
-    for _ in range(40):
-        up = [random_op(rng) for _ in range(rng.randint(0, 8))]
-        down = [random_op(rng) for _ in range(rng.randint(0, 8))]
+    for _ignored in range(40):
+        up = [random_op(rng) for _ignored in range(rng.randint(0, 8))]
+        down = [random_op(rng) for _ignored in range(rng.randint(0, 8))]
         if rng.random() < 0.5:  # renames both ways across Up() and Down(), as EF writes them
             down += [inverse(op) for op in reversed(up) if op[0] == "RenameTable"]
         migrations.append((up, down))

@@ -121,7 +121,8 @@ def test_guard_that_names_another_migration_is_refused():
 
 
 def test_truncated_script_is_refused_naming_the_leftover():
-    cut = EF8_FORWARD.split("INSERT INTO \"__EFMigrationsHistory\" (\"MigrationId\", \"ProductVersion\")\nVALUES ('2026021")[0]
+    second_insert = "INSERT INTO \"__EFMigrationsHistory\" (\"MigrationId\", \"ProductVersion\")\nVALUES ('2026021"
+    cut = EF8_FORWARD.split(second_insert, maxsplit=1)[0]
     with pytest.raises(ScriptError, match=r'1 statement\(s\) after the last .* ALTER TABLE "Farmers" ADD'):
         split_ef_script(cut, source="cut.sql")[1]
 
@@ -159,12 +160,13 @@ def test_scripts_know_the_history_table_a_run_from_zero_creates(tmp_path):
     (tmp_path / "rollback.sql").write_text(EF9_ROLLBACK)
     scripts = Scripts.load([str(tmp_path)], HistoryTable())
     assert scripts.known_migrations() == [M1, M2]
-    assert [path for path, _ in scripts.preambles] == [str(tmp_path / "forward.sql")]
+    assert [path for path, _ignored in scripts.preambles] == [str(tmp_path / "forward.sql")]
     schema, id_column, version_column, preamble = scripts.created_history()
     assert (schema, id_column, version_column) == (None, "MigrationId", "ProductVersion")
     assert "CREATE TABLE IF NOT EXISTS" in preamble[0].sql
     assert scripts.history_outside("public") == []
-    elsewhere = _scripts(EF8_FORWARD.replace('INSERT INTO "__EFMigrationsHistory"', 'INSERT INTO ef."__EFMigrationsHistory"'))
+    elsewhere = _scripts(EF8_FORWARD.replace('INSERT INTO "__EFMigrationsHistory"',
+                                             'INSERT INTO ef."__EFMigrationsHistory"'))
     assert [mid for mid, _where in elsewhere.history_outside("public")] == [M1, M2]
     assert _scripts(EF9_ROLLBACK).created_history() is None
 

@@ -50,7 +50,7 @@ def test_script_splits_into_the_expected_blocks(name):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_block_statement_parses(name):
-    _, _, blocks = _split(name)
+    _ignored, _ignored, blocks = _split(name)
     assert blocks
     for block in blocks:
         assert block.statements, block
@@ -60,7 +60,7 @@ def test_every_block_statement_parses(name):
 
 @pytest.mark.parametrize("name", sorted(n for n, s in EXPECTED.items() if s["kind"] == "rollback"))
 def test_rollback_scripts_go_down_newest_first(name):
-    spec, _, blocks = _split(name)
+    spec, _ignored, blocks = _split(name)
     assert {b.direction for b in blocks} == {"down"}
     ids = [b.migration_id for b in blocks]
     assert ids == sorted(ids, reverse=True)
@@ -79,7 +79,7 @@ def test_forward_scripts_go_up_oldest_first_from_0(name):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_layout_facts(name):
     """The layout details the corpus is meant to pin, checked on the text so a regenerated file cannot drift."""
-    spec, text, _ = _split(name)
+    spec, text, _ignored = _split(name)
     ef = spec["ef_version"]
     body = text.lstrip("\ufeff")
     starts = body.count("START TRANSACTION;")

@@ -16,7 +16,7 @@ PREFIX = "ansible_collections.almafrica.rollback.plugins.module_utils."
 
 
 def _utils_files():
-    for folder, _, files in os.walk(UTILS):
+    for folder, _ignored, files in os.walk(UTILS):
         for name in files:
             if name.endswith(".py"):
                 yield os.path.relpath(os.path.join(folder, name), UTILS)[:-3].replace(os.sep, ".")
@@ -101,7 +101,7 @@ def test_every_file_is_shipped_by_some_plugin():
     ("ef_migration_state", ("lint.", "backup.", "web.")),
 ])
 def test_a_module_ships_only_its_own_concerns(module, never):
-    shipped, _ = closure(_plugin("modules", module))
+    shipped, _ignored = closure(_plugin("modules", module))
     assert shipped, module
     assert sorted(n for n in shipped if n.startswith(never)) == []
 

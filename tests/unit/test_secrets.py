@@ -17,7 +17,7 @@ SECRETS = ['p@ss"x', "s3cr3t pass+/é", "o'brien;=1", 'a\\b"c']
     lambda s: s,
     lambda s: s.replace('"', '""'),
     lambda s: quote(s, safe=""),
-    lambda s: quote_plus(s),
+    quote_plus,
     lambda s: json.dumps(s)[1:-1],
     lambda s: json.dumps(s, ensure_ascii=False)[1:-1],
     lambda s: json.dumps(json.dumps(s))[3:-3],

@@ -12,7 +12,7 @@ def test_error_rate_fails_the_first_request_and_then_one_in_twenty():
     faults = AppFaults({ERROR_RATE_ENV: "/api/orders=0.05"})
     failed = [n for n in range(1, 101) if faults.should_fail("/api/orders")]
     assert failed == [1, 21, 41, 61, 81]
-    assert not any(faults.should_fail("/api/farmers") for _ in range(50))
+    assert not any(faults.should_fail("/api/farmers") for _ignored in range(50))
 
 
 def test_latency_and_switch_parsing():

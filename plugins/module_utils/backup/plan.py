@@ -391,7 +391,7 @@ def split_toc_for_readers(entries, sizes, readers):
     reads a file front to back). Returns a list of lists of TOC lines (fewer when there is little data).
     """
     readers = max(1, readers)
-    lists = [[] for _ in range(readers)]
+    lists = [[] for _ignored in range(readers)]
     load = [0] * readers
     data = [e for e in entries if _desc_is(e[3], "TABLE DATA")]
     data.sort(key=lambda e: sizes.get(e[2], 0), reverse=True)

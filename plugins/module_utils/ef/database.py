@@ -287,8 +287,8 @@ class PlanRun(object):
                         cur.execute("RELEASE SAVEPOINT almafrica_fk")
                     if before is not None:
                         after_node = _relfilenode(cur, rewrite)
-                        self.rewrites.append({"migration": block.migration_id, "table": after_node[1], "statement": stmt.where,
-                                         "rewritten": before[0] != after_node[0]})
+                        self.rewrites.append({"migration": block.migration_id, "table": after_node[1],
+                                              "statement": stmt.where, "rewritten": before[0] != after_node[0]})
                 executed.append({"migration": block.migration_id, "direction": block.direction, "source": block.source})
                 self.timings[block.migration_id] = round(time.monotonic() - started, 3)
             after = [r[0] for r in read_history(cur, history)]

@@ -460,7 +460,7 @@ def _operation(call, func, arglist, rel_path, resolver):
     node = call
     while node.parent is not None and node.parent.type == "member_access_expression" \
             and node.parent.parent is not None and node.parent.parent.type == "invocation_expression":
-        chained, _ = _method_name(node.parent)
+        chained, _ignored = _method_name(node.parent)
         chained_args = _argument_values(resolver, node.parent.parent.child_by_field_name("arguments"),
                                         ["annotation_name", "annotation_value"])
         if chained in ("Annotation", "OldAnnotation"):
@@ -598,7 +598,7 @@ def read_migrations(files, root, on_file=None):
         if attrs.get("Migration"):
             cls.migration_id = attrs["Migration"][0] if isinstance(attrs["Migration"][0], str) else None
         if attrs.get("DbContext"):
-            cls.context = str(attrs["DbContext"][0]).split(".")[-1]
+            cls.context = str(attrs["DbContext"][0]).rsplit(".", maxsplit=1)[-1]
         bases = next((c for c in _named_children(class_node) if c.type == "base_list"), None)
         if bases is not None:
             base_names = [_text(b).split("<")[0].split(".")[-1].strip() for b in _named_children(bases)]

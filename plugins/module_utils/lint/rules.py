@@ -444,7 +444,7 @@ def _check_up_operation(names, op, down, provider=None, up_ops=None):
         return [finding("warning", "left_behind", "Up() runs %s and Down() has no %s: the schema stays after a "
                         "rollback (EF never scaffolds DropSchema; harmless when the schema is shared)."
                         % (_describe(op), "/".join(inverse_kinds)), op)]
-    keys = [str(k) for k, _ in op.annotations]
+    keys = [str(k) for k, _ignored in op.annotations]
     if kind == "AlterDatabase" and keys and all(k.startswith("Npgsql:PostgresExtension") for k in keys):
         return [finding("warning", "left_behind", "Up() enables PostgreSQL extension(s) %s and Down() does not "
                         "disable them: they stay after a rollback." % ", ".join(k.split(":")[-1] for k in keys), op)]
