@@ -9,7 +9,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all deps system-deps collection test check unit integration lint sanity rehearse rehearse-failure rehearse-shadow roundtrip bench clean
+.PHONY: all deps system-deps collection test check unit integration lint sanity oldest rehearse rehearse-failure rehearse-shadow roundtrip bench clean
 
 all: deps
 
@@ -47,6 +47,10 @@ lint: deps
 sanity: deps
 	tools/sanity.sh
 
+# ansible-test sanity and the unit tests on the oldest ansible-core meta/runtime.yml claims (its own venv).
+oldest: deps
+	tools/oldest-ansible.sh
+
 # ansible-lint, ansible-test sanity and the molecule rehearsals run in one chain beside pytest (tools/test.sh:
 # together they fill the two cores; the chain's log is printed after pytest, then a line per step).
 # pytest: three workers on two cores (the tests wait on servers and subprocesses about a third of the time); the
@@ -81,4 +85,4 @@ bench: deps
 	$(BIN)/python bench/script_split.py
 
 clean:
-	rm -rf $(VENV) $(COLLECTIONS) .build .pytest_cache tests/output
+	rm -rf $(VENV) .venv-oldest $(COLLECTIONS) .build .pytest_cache tests/output

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make test: ansible-lint, the changelog fragments' lint, ansible-test sanity and the molecule rehearsals in one
+# make test: ansible-lint, the changelog fragments' lint, ansible-test sanity, sanity and unit tests on the oldest
+# ansible-core claimed (tools/oldest-ansible.sh) and the molecule rehearsals in one
 # background chain, and pytest (unit and integration, three workers) in the foreground at the same time. On two
 # cores pytest alone leaves part of the machine idle (its tests wait on servers and subprocesses) and molecule runs
 # one scenario at a time; together they fill it. The chain's output goes to a log that is printed whole after
@@ -11,7 +12,7 @@ cd "$repo"
 if [ "${1:-}" = "--chain" ]; then
   status=$2 rc=0
   for step in "ansible-lint:$bin/ansible-lint --offline" "changelog:$bin/antsibull-changelog lint" \
-      "sanity:tools/sanity.sh" "molecule:$bin/molecule test --all"; do
+      "sanity:tools/sanity.sh" "oldest:tools/oldest-ansible.sh" "molecule:$bin/molecule test --all"; do
     name=${step%%:*} cmd=${step#*:} start=$SECONDS
     echo "==> $name: $cmd"
     $cmd

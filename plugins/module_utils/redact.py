@@ -72,6 +72,20 @@ def is_secret_key(name):
     return any(w in _SECRET_WORDS for w in words) or any(c in joined for c in _SECRET_COMPOUNDS)
 
 
+def secret_values(data, found):
+    """Add to the set ``found`` every non-empty string under a key that names a secret in JSON-like ``data``
+    (request bodies and headers, answers): the values ``redact`` must then hide wherever they appear."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if is_secret_key(key) and isinstance(value, str) and value:
+                found.add(value)
+            else:
+                secret_values(value, found)
+    elif isinstance(data, (list, tuple)):
+        for value in data:
+            secret_values(value, found)
+
+
 def holds_credentials(value):
     """True for a text that carries credentials by its shape: a URL with ``user:password@``, or a connection string
     with a ``Password=`` (``DATABASE_URL``, an Npgsql string under any variable name)."""

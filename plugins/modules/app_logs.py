@@ -25,15 +25,14 @@ description:
 author:
   - Almafrica platform team (@almafrica)
 extends_documentation_fragment:
+  - almafrica.rollback.attributes
   - almafrica.rollback.coolify
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - The module only reads; it runs the same in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details:
       - Nothing changes.

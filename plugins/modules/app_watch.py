@@ -21,14 +21,14 @@ description:
   - Probes are never retried - a retry would hide the errors the window is there to count.
 author:
   - Almafrica platform team (@almafrica)
+extends_documentation_fragment:
+  - almafrica.rollback.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - The module only sends C(GET) requests (and the O(login) request), so it runs the same in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details:
       - Nothing changes.
@@ -246,7 +246,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.redact import is_secret_key, redact, redact_data
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact, redact_data, secret_values
 from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import (
     HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient, HttpError, describe_exception, response_json,
 )
@@ -262,18 +262,6 @@ MAX_SERIES = 2000
 
 class WatchError(Exception):
     pass
-
-
-def secret_values(data, found):
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if is_secret_key(key) and isinstance(value, str) and value:
-                found.add(value)
-            else:
-                secret_values(value, found)
-    elif isinstance(data, list):
-        for value in data:
-            secret_values(value, found)
 
 
 def obtain_token(params, secrets):

@@ -36,17 +36,16 @@ description:
 author:
   - Almafrica platform team (@almafrica)
 extends_documentation_fragment:
+  - almafrica.rollback.attributes
   - almafrica.rollback.coolify
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Reads the Coolify version, the application and (with O(expect_env)) its environment variables, checks
         them, and predicts whether a deployment (O(state=deployed) or O(state=started)) or a stop
         (O(state=stopped)) would happen, saying so in RV(plan). Nothing is patched, deployed, started or stopped.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - Shows the application's image name and tag before and after; with O(state=stopped) its status.

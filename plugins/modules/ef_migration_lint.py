@@ -38,14 +38,14 @@ description:
     type checks (narrowing) know PostgreSQL's types.
 author:
   - Almafrica platform team (@almafrica)
+extends_documentation_fragment:
+  - almafrica.rollback.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - The module only reads files; check mode runs the same checks.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details:
       - Nothing is changed, so there is no diff.

@@ -30,15 +30,14 @@ description:
 author:
   - Almafrica platform team (@almafrica)
 extends_documentation_fragment:
+  - almafrica.rollback.attributes
   - almafrica.rollback.postgres
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Reads the history, builds the plan, checks the scripts and measures the data at risk; changes nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - Shows the current migration and applied list before and after, the unverified statements and what each

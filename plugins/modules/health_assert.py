@@ -22,16 +22,16 @@ description:
     C(********) in everything it returns.
 author:
   - Almafrica platform team (@almafrica)
+extends_documentation_fragment:
+  - almafrica.rollback.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - The module is read-only and runs in check mode too. Checks whose O(checks[].safe) is false (by default
         every method but C(GET), C(HEAD), C(OPTIONS)) are skipped in check mode, and so are the checks that use
         their values; mark a login C(safe=true) so later reads still run.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details:
       - Nothing changes. JSON differences are listed in RV(mismatches) and in the failure message.
@@ -366,7 +366,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.six.moves.urllib.parse import urljoin
 
-from ansible_collections.almafrica.rollback.plugins.module_utils.redact import is_secret_key, redact, redact_data
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import redact, redact_data, secret_values
 from ansible_collections.almafrica.rollback.plugins.module_utils.web.client import (
     DEFAULT_MAX_BODY_BYTES, FOLLOW_REDIRECTS, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient, HttpError, decode_json,
     describe_exception, trim,
@@ -378,19 +378,6 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.web.smoke impor
 
 BODY_LIMIT = 2000
 MESSAGE_BODY_LIMIT = 500
-
-
-def collect_secret_values(data, found):
-    """Add the string values under credential-like keys of ``data`` to ``found``."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if is_secret_key(key) and isinstance(value, str) and value:
-                found.add(value)
-            else:
-                collect_secret_values(value, found)
-    elif isinstance(data, list):
-        for value in data:
-            collect_secret_values(value, found)
 
 
 def resolve_check(check, captures, base_url):
@@ -417,8 +404,8 @@ def run_request(client, check, interval, secrets):
     if check["bearer_token"]:
         secrets.add(check["bearer_token"])
     body = check.get("body")
-    collect_secret_values(body, secrets)
-    collect_secret_values(check["headers"], secrets)
+    secret_values(body, secrets)
+    secret_values(check["headers"], secrets)
 
     def judge(response):
         """Record the answer in ``outcome``; True when every expectation holds."""
@@ -434,7 +421,7 @@ def run_request(client, check, interval, secrets):
         outcome.pop("content", None)
         if is_json:
             outcome["json"] = answer["data"]
-            collect_secret_values(answer["data"], secrets)
+            secret_values(answer["data"], secrets)
         else:
             outcome["content"] = trim(text, BODY_LIMIT)
         outcome["mismatches"] = check_expectations(check, response.status_code, text, answer["data"], is_json)
@@ -514,8 +501,7 @@ def main():
     deadline = started + p['timeout']
     result = dict(changed=False, url=p['url'], attempts=0, elapsed=0.0, checks=[])
     secrets = set([p['bearer_token']] if p['bearer_token'] else [])
-    collect_secret_values([p['body'], p['headers']] + [[c.get('body'), c.get('headers')] for c in p['checks']],
-                          secrets)
+    secret_values([p['body'], p['headers']] + [[c.get('body'), c.get('headers')] for c in p['checks']], secrets)
     secrets.update(c['bearer_token'] for c in p['checks'] if c.get('bearer_token') and '${' not in c['bearer_token'])
     # a password written into a URL (http://user:pass@host/) is a secret too
     secrets.update(pw for pw in [url_password(p['url'])] + [url_password(str(c['url'])) for c in p['checks']] if pw)

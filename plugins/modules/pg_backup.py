@@ -30,17 +30,16 @@ description:
 author:
   - Almafrica platform team (@almafrica)
 extends_documentation_fragment:
+  - almafrica.rollback.attributes
   - almafrica.rollback.postgres
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Connects, reads the tables and the EF migration, checks an existing backup of the same O(name) against its
         manifest and reports the backup (or restore) it would make and the backups retention would delete.
         Nothing is dumped, restored, created or deleted.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - O(state=present) shows the backups of the series in O(dest) before and after (new one, deleted ones).

@@ -21,15 +21,14 @@ description:
 author:
   - Almafrica platform team (@almafrica)
 extends_documentation_fragment:
+  - almafrica.rollback.attributes
   - almafrica.rollback.postgres
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Lists the databases it would drop and checks the room; drops nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - Shows the scratch databases before and after.

@@ -7,7 +7,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from ansible_collections.almafrica.rollback.plugins.module_utils.postgres import npgsql_connection_string
-from ansible_collections.almafrica.rollback.plugins.module_utils.redact import REDACTED, redact, redact_data, secret_forms
+from ansible_collections.almafrica.rollback.plugins.module_utils.redact import (
+    REDACTED, redact, redact_data, secret_forms, secret_values)
 
 SECRETS = ['p@ss"x', "s3cr3t pass+/é", "o'brien;=1", 'a\\b"c']
 
@@ -48,3 +49,10 @@ def test_short_and_empty_secrets_are_ignored():
 def test_redact_data_walks_keys_and_values():
     data = {"msg": "token=hunter22", "list": ["hunter22", 3], "hunter22": None}
     assert redact_data(data, ["hunter22"]) == {"msg": "token=" + REDACTED, "list": [REDACTED, 3], REDACTED: None}
+
+
+def test_secret_values_are_found_under_secret_keys_at_any_depth():
+    found = set()
+    secret_values([{"username": "demo", "password": "hunter22"}, {"Authorization": "Bearer abc.def"},
+                   {"items": [{"accessToken": "tok-123456"}, {"name": "Kwame"}]}, None, "plain"], found)
+    assert found == {"hunter22", "Bearer abc.def", "tok-123456"}

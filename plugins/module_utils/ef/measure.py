@@ -24,23 +24,24 @@ def current_schema(cur):
     return cur.fetchone()[0]
 
 
-def resolve_relation(cur, schema, name):
-    """``(schema, oid)`` of the relation PostgreSQL would use now, or ``(creation schema, None)``."""
-    cur.execute("SELECT c.oid, n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.oid = to_regclass(%s)", (qualified_name(schema, name),))
+def _resolve(cur, query, schema, name):
+    cur.execute(query, (qualified_name(schema, name),))
     row = cur.fetchone()
     if row:
         return row[1], row[0]
     return schema or current_schema(cur), None
+
+
+def resolve_relation(cur, schema, name):
+    """``(schema, oid)`` of the relation PostgreSQL would use now, or ``(creation schema, None)``."""
+    return _resolve(cur, "SELECT c.oid, n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                         "WHERE c.oid = to_regclass(%s)", schema, name)
 
 
 def resolve_type(cur, schema, name):
-    cur.execute("SELECT t.oid, n.nspname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-                "WHERE t.oid = to_regtype(%s)", (qualified_name(schema, name),))
-    row = cur.fetchone()
-    if row:
-        return row[1], row[0]
-    return schema or current_schema(cur), None
+    """``(schema, oid)`` of the type PostgreSQL would use now, or ``(creation schema, None)``."""
+    return _resolve(cur, "SELECT t.oid, n.nspname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                         "WHERE t.oid = to_regtype(%s)", schema, name)
 
 
 def _column(cur, oid, column):

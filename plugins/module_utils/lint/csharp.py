@@ -14,6 +14,7 @@ string constants of the class and concatenations. What cannot be resolved is kep
 from __future__ import annotations
 
 import decimal
+import operator
 import os
 import re
 
@@ -259,7 +260,9 @@ class _Resolver(object):
                 return Unresolved(_text(node))
         if kind == "prefix_unary_expression" and _text(node).startswith("-"):
             inner = self.value(_named_children(node)[0])
-            return -inner if isinstance(inner, (int, decimal.Decimal)) and not isinstance(inner, bool) else Unresolved(_text(node))
+            if isinstance(inner, bool) or not isinstance(inner, (int, decimal.Decimal)):
+                return Unresolved(_text(node))
+            return operator.neg(inner)
         if kind == "parenthesized_expression":
             return self.value(_named_children(node)[0])
         if kind in ("implicit_array_creation_expression", "array_creation_expression"):
