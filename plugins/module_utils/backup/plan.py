@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure logic of ``pg_backup``: names, pg_dump/pg_restore argv, TOC checks, manifests, retention.
 
-Nothing here runs a process or touches PostgreSQL; ``backup_archive`` does, with these pieces.
+Nothing here runs a process or touches PostgreSQL; ``backup.archive`` does, with these pieces.
 """
 from __future__ import annotations
 

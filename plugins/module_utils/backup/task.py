@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One run of ``pg_backup``: make a verified backup (``state=present``) or restore one (``state=restored``).
 
-The steps in order, each failing with what, where and why; the pieces are in ``backup`` (pure logic),
-``backup_archive`` (files and client tools) and ``backup_database`` (the snapshot and databases).
+The steps in order, each failing with what, where and why; the pieces are in ``backup.plan`` (pure logic),
+``backup.archive`` (files and client tools) and ``backup.database`` (the snapshot and databases).
 """
 from __future__ import annotations
 

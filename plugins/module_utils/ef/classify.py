@@ -7,7 +7,7 @@ Every statement inside a migration block is one of:
 
 - ``measured``: its effect on existing data is counted before anything runs and again under lock right before it
   runs (DROP TABLE/COLUMN/TYPE/DOMAIN/SCHEMA, ALTER COLUMN TYPE, TRUNCATE, UPDATE/DELETE with a plain WHERE, and
-  anything with CASCADE that ``ef_database`` can follow through ``pg_depend``);
+  anything with CASCADE that ``ef.measure`` can follow through ``pg_depend``);
 - ``harmless``: DDL that destroys no data, ``INSERT ... VALUES`` of constants;
 - ``unverified``: anything whose effect on data cannot be measured (procedural code, EXECUTE, SET/RESET,
   INSERT ... SELECT, USING expressions, COPY, CALL, SELECT, triggers, rules...). Anything not recognised here is
@@ -25,7 +25,7 @@ try:
     import pglast
     from pglast import ast, enums
     from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS, UNRESERVED_KEYWORDS
-except ImportError:  # pragma: no cover - ef_script reports the missing library
+except ImportError:  # pragma: no cover - ef.script reports the missing library
     pglast = ast = enums = None
     COL_NAME_KEYWORDS = RESERVED_KEYWORDS = TYPE_FUNC_NAME_KEYWORDS = UNRESERVED_KEYWORDS = ()
 

@@ -5,7 +5,7 @@
 
 EF warns about data loss only when scaffolding Up(). Down() of AddColumn/CreateTable is
 DropColumn/DropTable, so a rollback silently destroys data unless we look. The operations found here
-are measured against the live database (``ef_database.measure_operation``) before anything runs and
+are measured against the live database (``ef.measure.measure_operation``) before anything runs and
 again inside the transaction right before the statement itself.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import fnmatch
 try:
     from pglast import ast, enums
     from pglast.stream import RawStream
-except ImportError:  # pragma: no cover - ef_script reports the missing library
+except ImportError:  # pragma: no cover - ef.script reports the missing library
     ast = enums = RawStream = None
 
 DROP_TABLE = "drop_table"
@@ -86,7 +86,7 @@ def _relation_kinds():
 def destructive_operations(node, default_schema=None, history_table=None):
     """Operations of one statement's parse tree that can destroy data (empty list when none).
 
-    ``default_schema`` None keeps unqualified names unqualified: ``ef_database`` resolves them on the session's
+    ``default_schema`` None keeps unqualified names unqualified: ``ef.measure`` resolves them on the session's
     search_path, exactly as PostgreSQL will when the statement runs."""
     ops = []
     if isinstance(node, ast.DropStmt):

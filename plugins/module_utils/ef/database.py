@@ -25,7 +25,7 @@ from ansible_collections.almafrica.rollback.plugins.module_utils.redact import r
 
 try:
     from pglast import ast, enums
-except ImportError:  # pragma: no cover - ef_script reports the missing library
+except ImportError:  # pragma: no cover - ef.script reports the missing library
     ast = enums = None
 
 

@@ -43,7 +43,7 @@ class ScriptError(ValueError):
 class ScriptStatement(object):
     """One statement to execute: its SQL text, where it came from, and what it does to data.
 
-    ``kind`` is ``ef_classify.HARMLESS``/``MEASURED``/``UNVERIFIED`` (``reason`` says why for the last), or
+    ``kind`` is ``classify.HARMLESS``/``MEASURED``/``UNVERIFIED`` (``reason`` says why for the last), or
     ``history``/``preamble``; ``ops`` are the data_loss.Operations to measure. The parse tree (``node``) is built
     on demand: statements the fast path recognised never need one unless blocks are compared."""
 

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Static checks of one EF Core migration: does its Down() undo its Up(), and what does Down() destroy.
 
-``lint_migration(cls)`` takes a MigrationClass read by ef_csharp and returns its findings. A finding is
+``lint_migration(cls)`` takes a MigrationClass read by lint.csharp and returns its findings. A finding is
 ``{severity, kind, message, file, line}``; severities are ``error`` (the rollback will not restore the schema, or
 cannot run), ``warning`` (data that existed before the migration is destroyed, or something is left behind) and
 ``info`` (fine but worth knowing, or cannot be verified statically: check it with a real round trip).
