@@ -314,6 +314,7 @@ duration:
   sample: 0.42
 '''
 
+import contextlib
 import time
 import traceback
 
@@ -362,24 +363,12 @@ def _scripts_library(module, result):
         module.fail_json(msg=missing_required_lib("pglast"), exception=str(ef_script.PGLAST_IMPORT_ERROR), **result)
 
 
-def run(module, result):
+@contextlib.contextmanager
+def reading_history(module, result):
+    """Fail the module with what, where and why when finding, locking or reading the history fails."""
     params = module.params
-    conn = connect(module, autocommit=True)
-    key = None
-    scripts = None
     try:
-        with conn.cursor() as cur:
-            # Reads must not queue forever behind an application that is migrating (it holds the history lock).
-            cur.execute("SELECT set_config('lock_timeout', %s, false)", (params["lock_timeout"],))
-            try:
-                history = hist.resolve_history_table(cur, params["history_table"], params["history_schema"])
-            except hist.HistoryError as exc:
-                history, scripts = history_to_create(module, result, cur, exc)
-        if params["target"] is not None and not module.check_mode:
-            # Before reading anything: a second run must fail at once, not plan from a state about to change.
-            key = efdb.try_advisory_lock(conn, history)
-        with conn.cursor() as cur:
-            rows = [] if scripts is not None else hist.read_history(cur, history)
+        yield
     except hist.HistoryError as exc:
         module.fail_json(msg="Cannot read the EF history of %s: %s" % (describe_target(params), exc), **result)
     except psycopg2.errors.LockNotAvailable:
@@ -390,14 +379,38 @@ def run(module, result):
         reason = str(exc).strip()
         module.fail_json(msg="Cannot read %s in %s: %s" % (params["history_table"], describe_target(params), reason),
                          **result)
+
+
+def find_history(module, result, conn):
+    """``(history, scripts, create_history)``: the history table as found, or as a run from 0 will create it (then
+    with the scripts, already read, and the statements that create it)."""
+    params = module.params
+    with conn.cursor() as cur:
+        # Reads must not queue forever behind an application that is migrating (it holds the history lock).
+        cur.execute("SELECT set_config('lock_timeout', %s, false)", (params["lock_timeout"],))
+        try:
+            return hist.resolve_history_table(cur, params["history_table"], params["history_schema"]), None, ()
+        except hist.HistoryError as exc:
+            return history_to_create(module, result, cur, exc)
+
+
+def run(module, result):
+    params = module.params
+    conn = connect(module, autocommit=True)
+    key = None
     try:
+        with reading_history(module, result):
+            history, scripts, create_history = find_history(module, result, conn)
+            if params["target"] is not None and not module.check_mode:
+                # Before reading anything: a second run must fail at once, not plan from a state about to change.
+                key = efdb.try_advisory_lock(conn, history)
+            with conn.cursor() as cur:
+                rows = [] if create_history else hist.read_history(cur, history)
         applied = [r[0] for r in rows]
         result.update(applied=applied, current=current_of(applied), product_versions=dict(rows),
                       history_table=history.as_dict())
-        create_history = ()
-        if scripts is not None:
+        if create_history:
             result["history_table"]["created"] = not module.check_mode
-            create_history = scripts.created_history()[3]
         if params["target"] is not None:
             if scripts is None and params["scripts"]:
                 _scripts_library(module, result)
@@ -412,8 +425,8 @@ def run(module, result):
 
 def history_to_create(module, result, cur, exc):
     """A database EF never migrated has no history table; like ``dotnet ef database update``, a plan from 0 creates
-    it with the scripts' own ``CREATE TABLE IF NOT EXISTS`` preamble. Returns the history table it will create and
-    the scripts (read once, here); anything else re-raises ``exc``."""
+    it with the scripts' own ``CREATE TABLE IF NOT EXISTS`` preamble. Returns the history table it will create, the
+    scripts (read once, here) and that preamble; anything else re-raises ``exc``."""
     params = module.params
     if not exc.missing or params["target"] is None or params["executor"] != "sql" or not params["scripts"]:
         raise exc
@@ -423,14 +436,14 @@ def history_to_create(module, result, cur, exc):
     created = scripts.created_history()
     if created is None:
         raise exc
-    named, id_col, version_col, _preamble = created
+    named, id_col, version_col, preamble = created
     schema = params["history_schema"] or named or measure.current_schema(cur)
     outside = scripts.history_outside(schema)
     if outside:
         raise ef_script.ScriptError("The scripts create the history table in schema %s but migration %s writes its "
                                     "history elsewhere (%s): set history_schema." % (schema, outside[0][0],
                                                                                      outside[0][1]))
-    return hist.ResolvedHistory(params["history_table"], schema, id_col, version_col), scripts
+    return hist.ResolvedHistory(params["history_table"], schema, id_col, version_col), scripts, preamble
 
 
 def fingerprint_schema(module, result, conn, history):

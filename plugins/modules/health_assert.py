@@ -430,7 +430,7 @@ def run_request(client, check, interval, secrets):
 
     try:
         # a write that got an answer is asked again only when the check says so (``retry``); one whose connection
-        # never opened always is, since it never reached the server
+        # never opened, or that got a 429, always is (the server did not take it); a TLS failure never is
         client.request(check["method"], check["url"], json_body=body if isinstance(body, (dict, list)) else None,
                        data=None if body is None or isinstance(body, (dict, list)) else str(body),
                        headers=check["headers"], bearer_token=check["bearer_token"], idempotent=check["retry"],

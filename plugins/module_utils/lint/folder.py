@@ -4,7 +4,7 @@
 """Lint an EF Core migrations folder tree: every migration of every DbContext, its findings, the counts.
 
 ``lint_folder(path, since=None, ignore=(), timeout=60)`` reads the C# sources (lint.csharp), checks each migration
-(ef_lint_rules) and returns ``{"migrations": [...], "contexts": {...}, "counts": {...}, "sql_resources": [...]}``;
+(lint.rules) and returns ``{"migrations": [...], "contexts": {...}, "counts": {...}, "sql_resources": [...]}``;
 past ``timeout`` seconds it raises LintTimeout naming the file it was reading. ``reaches(counts, fail_on)`` tells
 whether the findings reach the failure threshold; ``compact_result`` and ``summary_line`` shape it for people.
 """

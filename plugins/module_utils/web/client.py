@@ -294,8 +294,8 @@ class HttpClient:
 
     # -- with retries: the collection's one retry loop --------------------------------------------
     def _delay(self, attempt, interval=None, response=None):
-        """How long to wait before the next attempt: ``interval`` when polling, else the exponential backoff;
-        a 429/503's Retry-After when longer."""
+        """How long to wait before the next attempt: the exponential backoff, or the Retry-After of a 429/503 when
+        it gives one; when polling, ``interval``, or that Retry-After when it is longer."""
         delay = float(interval) if interval is not None else backoff_delay(attempt, self.backoff_base, self.backoff_cap)
         if response is not None and response.status_code in (429, 503):
             after = parse_retry_after(response.headers.get("Retry-After"))

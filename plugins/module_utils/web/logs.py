@@ -7,7 +7,7 @@ ASP.NET Core's console logger writes an entry as ``fail: <category>[<event id>]`
 six spaces (message, then exception); the JSON formatter writes ``"LogLevel":"Error"`` objects. A match names the
 line and keeps the entry it belongs to (header and message), so a report says what failed, not only where.
 
-Pure logic: no I/O here. Secret values are redacted with ``secrets.redact`` (the one redaction).
+Pure logic: no I/O here. Secret values are redacted with ``redact.redact`` (the one redaction).
 """
 from __future__ import annotations
 
