@@ -115,8 +115,8 @@ def test_env_check_reports_missing_and_different_values_hiding_secrets():
 
 def test_env_check_hides_run_together_secret_names():
     envs = [_env(k, "s3cr3t-prod") for k in ("DBPASS", "JWTKEY", "GITHUBTOKEN", "SESSION_TOKEN")]
-    problems, _ = env_mismatches(envs, {"DBPASS": "x", "JWTKEY": "x", "GITHUBTOKEN": "x", "SESSION_TOKEN": "x"})
-    assert len(problems) == 4 and "s3cr3t-prod" not in " ".join(problems)
+    problems, hidden = env_mismatches(envs, {"DBPASS": "x", "JWTKEY": "x", "GITHUBTOKEN": "x", "SESSION_TOKEN": "x"})
+    assert len(problems) == 4 and hidden == [] and "s3cr3t-prod" not in " ".join(problems)
 
 
 def test_env_check_hides_values_that_hold_credentials_whatever_the_name():
