@@ -358,9 +358,11 @@ def _plan_notes(unverified, data_loss):
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def _scripts_library(module, result):
+def load_scripts(module, result, history):
+    """The scripts of ``scripts``, read and split once for ``history`` (pglast required)."""
     if not ef_script.HAS_PGLAST:
         module.fail_json(msg=missing_required_lib("pglast"), exception=str(ef_script.PGLAST_IMPORT_ERROR), **result)
+    return ef_script.Scripts.load(module.params["scripts"], history)
 
 
 @contextlib.contextmanager
@@ -413,8 +415,7 @@ def run(module, result):
             result["history_table"]["created"] = not module.check_mode
         if params["target"] is not None:
             if scripts is None and params["scripts"]:
-                _scripts_library(module, result)
-                scripts = ef_script.Scripts.load(params["scripts"], history)
+                scripts = load_scripts(module, result, history)
             plan_and_apply(module, result, conn, history, applied, scripts, create_history)
         fingerprint_schema(module, result, conn, history)
     finally:
@@ -430,9 +431,7 @@ def history_to_create(module, result, cur, exc):
     params = module.params
     if not exc.missing or params["target"] is None or params["executor"] != "sql" or not params["scripts"]:
         raise exc
-    _scripts_library(module, result)
-    scripts = ef_script.Scripts.load(params["scripts"],
-                                     hist.HistoryTable(params["history_table"], params["history_schema"]))
+    scripts = load_scripts(module, result, hist.HistoryTable(params["history_table"], params["history_schema"]))
     created = scripts.created_history()
     if created is None:
         raise exc

@@ -400,7 +400,7 @@ def run_request(client, check, interval, secrets):
     started = time.monotonic()
     outcome = dict(name=check["label"], method=check["method"], url=check["url"], passed=False, skipped=False,
                    attempts=0, mismatches=[])
-    answer = {"data": None}
+    data = None
     if check["bearer_token"]:
         secrets.add(check["bearer_token"])
     body = check.get("body")
@@ -409,22 +409,23 @@ def run_request(client, check, interval, secrets):
 
     def judge(response):
         """Record the answer in ``outcome``; True when every expectation holds."""
+        nonlocal data
         outcome["attempts"] = response.attempts
         if response.redirects:
             outcome["redirects"] = response.redirects
         else:
             outcome.pop("redirects", None)
         text = response.text
-        is_json, answer["data"] = decode_json(text)
+        is_json, data = decode_json(text)
         outcome["status"] = response.status_code
         outcome.pop("json", None)
         outcome.pop("content", None)
         if is_json:
-            outcome["json"] = answer["data"]
-            secret_values(answer["data"], secrets)
+            outcome["json"] = data
+            secret_values(data, secrets)
         else:
             outcome["content"] = trim(text, BODY_LIMIT)
-        outcome["mismatches"] = check_expectations(check, response.status_code, text, answer["data"], is_json)
+        outcome["mismatches"] = check_expectations(check, response.status_code, text, data, is_json)
         outcome["passed"] = not outcome["mismatches"]
         return outcome["passed"]
 
@@ -441,7 +442,7 @@ def run_request(client, check, interval, secrets):
         outcome["mismatches"] = ["no answer: %s" % describe_exception(exc.cause, secrets) if exc.cause is not None
                                  else redact(str(exc), secrets)]
     outcome["elapsed"] = round(time.monotonic() - started, 3)
-    return outcome, answer["data"]
+    return outcome, data
 
 
 def failure_message(what, outcome, secrets):
